@@ -1,0 +1,1 @@
+//! Running the requested sources concurrently and shaping the response.

@@ -1,0 +1,4 @@
+//! The data function: `POST /api/v1/data` and its admin/status routes.
+pub mod aggregate;
+pub mod request;
+pub mod sources;

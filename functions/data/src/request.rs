@@ -1,0 +1,1 @@
+//! Parsing of the data request body into domain types.
