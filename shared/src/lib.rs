@@ -1,1 +1,25 @@
+//! HARMONIC API's shared crate: what the keys, usage and data functions have in common.
+//!
+//! - [`config`]: typed configuration from the environment, read once per container;
+//! - [`domain`] and [`apikey`]: values parsed at the edge (user ids, tiers, periods, keys);
+//! - [`error`] and [`http`]: the one API error type, its JSON rendering, request parsing;
+//! - [`store`]: the DynamoDB table and every access pattern;
+//! - [`auth`] and [`metering`]: who is calling, and exact monthly quotas;
+//! - [`app`]: what a container builds once and every request borrows.
+pub mod apikey;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod metering;
+pub mod store;
+pub mod telemetry;
 
+pub use app::App;
+pub use error::ApiError;
+
+/// The Lambda runtime's request, response and body types, re-exported for the functions.
+pub use lambda_http;

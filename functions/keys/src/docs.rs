@@ -1,0 +1,32 @@
+//! `OPTIONS` on the keys routes: what a developer needs to call them.
+use harmonic_shared::http::json_response;
+use harmonic_shared::lambda_http::http::{header, HeaderValue, StatusCode};
+use harmonic_shared::lambda_http::{Body, Response};
+use serde_json::json;
+
+pub fn options() -> Response<Body> {
+    let documentation = json!({
+        "service": "HARMONIC API — keys",
+        "authentication": {
+            "admin": "Authorization: Bearer <admin token>",
+            "keyHolder": "X-API-Key: hm_<32 letters and digits>",
+            "signUp": "POST /api/v1/keys without credentials creates a new Free user and its first key (when sign-up is open)"
+        },
+        "keyFormat": "hm_ + 10-character key id + 18-character secret + 4-character check group, all [A-Za-z0-9]; the key id is public and used in paths",
+        "endpoints": [
+            {"method": "POST", "path": "/api/v1/keys", "body": {"userId": "string (required)", "name": "string?", "tier": "free|pro|enterprise (admin only)", "expiresAt": "RFC 3339 instant?"}, "returns": "201 with the key, shown once"},
+            {"method": "GET", "path": "/api/v1/keys", "query": {"userId": "admin only"}, "returns": "the user's keys (never the key itself)"},
+            {"method": "GET", "path": "/api/v1/keys/stats", "returns": "totals: generated, active, revoked, expired (admin)"},
+            {"method": "GET", "path": "/api/v1/keys/{id}", "returns": "one key's details"},
+            {"method": "DELETE", "path": "/api/v1/keys/{id}", "returns": "revocation, effective on the next request (idempotent)"},
+            {"method": "POST", "path": "/api/v1/keys/{id}/rotate", "body": {"revokeOld": "boolean, default true", "gracePeriodSeconds": "0..86400, default 0"}, "returns": "201 with the new key, shown once"}
+        ],
+        "errors": "JSON {\"success\": false, \"error\": \"...\"}; another user's key answers 404"
+    });
+    let mut response = json_response(StatusCode::OK, &documentation);
+    response.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    response
+}

@@ -1,0 +1,42 @@
+//! The JSON shapes of the keys API. The key itself appears only in [`created`]; the hash never.
+use chrono::{DateTime, Utc};
+use harmonic_shared::apikey::PresentedKey;
+use harmonic_shared::config::Config;
+use harmonic_shared::domain::Tier;
+use harmonic_shared::store::{KeyRecord, UserRecord};
+use serde_json::{json, Value};
+
+pub const SAVE_NOW: &str = "Save this key now. It will not be shown again.";
+
+/// A newly issued key, shown once.
+pub fn created(config: &Config, key: &PresentedKey, record: &KeyRecord, tier: Tier) -> Value {
+    json!({
+        "success": true,
+        "id": record.key_id,
+        "key": key.expose(),
+        "userId": record.user_id,
+        "name": record.name,
+        "tier": tier,
+        "quotaMonthly": config.monthly_quota(tier),
+        "createdAt": record.created_at,
+        "expiresAt": record.expires_at,
+        "message": SAVE_NOW,
+    })
+}
+
+/// A key as lists and inspection show it: never the key, never the hash.
+pub fn summary(record: &KeyRecord, user: Option<&UserRecord>, now: DateTime<Utc>) -> Value {
+    let key_id = record.key_id.as_str();
+    json!({
+        "id": record.key_id,
+        "userId": record.user_id,
+        "name": record.name,
+        "preview": record.key_id.preview(),
+        "tier": user.map(|u| u.tier),
+        "createdAt": record.created_at,
+        "lastUsed": user.and_then(|u| u.key_last_used.get(key_id)),
+        "expiresAt": record.expires_at,
+        "isActive": user.is_some_and(|u| u.key_is_live(&record.key_id, now)),
+        "revokedAt": record.revoked_at,
+    })
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The end-to-end suite: the three functions under `cargo lambda watch` (several instances each)
+# with the router of Cargo.toml, on the DynamoDB-compatible server at $DYNAMODB_ENDPOINT (or one
+# started here), with upstream sources answered by local stubs. Runs the ignored tests of
+# tests/tests/e2e against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+pids=()
+own_dynamo=""
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # cargo lambda watch leaves its function processes to itself; make sure none outlive the run.
+  pkill -f "target/debug/(keys|usage|data)$" 2>/dev/null || true
+  if [ -n "$own_dynamo" ]; then scripts/dynamodb.sh stop "$own_dynamo"; fi
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
+  own_dynamo=$(free_port)
+  scripts/dynamodb.sh start "$own_dynamo"
+  export DYNAMODB_ENDPOINT="http://127.0.0.1:$own_dynamo"
+fi
+
+echo "[e2e] building the functions and the stubs"
+cargo build --quiet --workspace --bins
+
+stub_port=$(free_port)
+target/debug/upstream-stubs --port "$stub_port" >.local/stubs.log 2>&1 &
+pids+=($!)
+wait_for_http "http://127.0.0.1:$stub_port/" 30 || { echo "[e2e] stubs did not start" >&2; cat .local/stubs.log >&2; exit 1; }
+
+export TABLE_NAME="e2e-$(date +%s)-$RANDOM"
+export ADMIN_TOKEN="e2e-admin-token-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+export BCRYPT_COST=${BCRYPT_COST:-10}
+export RUST_LOG=${RUST_LOG:-info}
+export SOURCE_TIMEOUT_MS=${SOURCE_TIMEOUT_MS:-1500}
+for name in WIKIPEDIA_API_URL ARXIV_API_URL GDELT_API_URL OPEN_METEO_GEOCODING_URL OPEN_METEO_FORECAST_URL; do
+  export "$name=http://127.0.0.1:$stub_port"
+done
+cargo run --quiet -p harmonic-tests --bin harmonic-local -- create-table
+
+mkdir -p .local
+write_env_file .local/e2e.env
+watch_port=$(free_port)
+echo "[e2e] cargo lambda watch on 127.0.0.1:$watch_port (logs in .local/e2e-watch.log)"
+cargo lambda watch -A 127.0.0.1 -P "$watch_port" --env-file .local/e2e.env >.local/e2e-watch.log 2>&1 &
+pids+=($!)
+wait_for_http "http://127.0.0.1:$watch_port/api/v1/keys" 300 || { echo "[e2e] cargo lambda watch did not answer" >&2; tail -50 .local/e2e-watch.log >&2; exit 1; }
+
+API_URL="http://127.0.0.1:$watch_port" E2E_ADMIN_TOKEN="$ADMIN_TOKEN" E2E_LOG_FILE="$PWD/.local/e2e-watch.log" \
+  cargo test --quiet -p harmonic-tests --test e2e -- --ignored --test-threads 1

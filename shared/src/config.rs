@@ -1,0 +1,245 @@
+//! Configuration shared by every function: read once per container from environment variables
+//! into a typed value. A bad value stops the container at cold start with a message naming the
+//! variable, instead of failing requests later.
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+use crate::domain::Tier;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration variable {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// The admin credential, held only as its SHA-256 digest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminTokenDigest(pub [u8; 32]);
+
+impl std::fmt::Debug for AdminTokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminTokenDigest(<redacted>)")
+    }
+}
+
+impl AdminTokenDigest {
+    pub fn of_token(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (index, chunk) in hex.as_bytes().chunks(2).enumerate() {
+            let text = std::str::from_utf8(chunk).ok()?;
+            out[index] = u8::from_str_radix(text, 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `TABLE_NAME`: the one DynamoDB table.
+    pub table_name: String,
+    /// `DYNAMODB_ENDPOINT`: a DynamoDB-compatible server for local runs and tests; unset in AWS.
+    pub dynamodb_endpoint: Option<String>,
+    /// From `ADMIN_TOKEN` (hashed at load) or `ADMIN_TOKEN_SHA256` (hex). `None`: no admin.
+    pub admin_token: Option<AdminTokenDigest>,
+    /// `BCRYPT_COST`: 10..=31 (4..=31 only against a local `DYNAMODB_ENDPOINT`, for fast tests).
+    pub bcrypt_cost: u32,
+    /// `ALLOW_SIGNUP`: whether anyone may create a new Free user with its first key.
+    pub allow_signup: bool,
+    /// `MAX_KEYS_PER_USER`: active keys a user may hold at once.
+    pub max_keys_per_user: u32,
+    /// `FREE_MONTHLY_QUOTA`.
+    pub free_monthly_quota: u64,
+    /// `PRO_MONTHLY_QUOTA`.
+    pub pro_monthly_quota: u64,
+    /// `DEMO_MODE`: whether requests without a key are served, metered per client IP.
+    pub demo_mode: bool,
+    /// `USAGE_RETENTION_DAYS`: how long usage events and daily counters are kept (item TTL).
+    pub usage_retention_days: u32,
+    /// `KEY_CACHE_TTL_SECONDS`: how long a container remembers a verified key.
+    pub key_cache_ttl: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can supply their own variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let dynamodb_endpoint = get("DYNAMODB_ENDPOINT");
+        let admin_token = match (get("ADMIN_TOKEN"), get("ADMIN_TOKEN_SHA256")) {
+            (Some(token), _) => {
+                if token.len() < 16 {
+                    return Err(problem("ADMIN_TOKEN", "must be at least 16 characters"));
+                }
+                Some(AdminTokenDigest::of_token(&token))
+            }
+            (None, Some(hex)) => Some(
+                AdminTokenDigest::from_hex(&hex.to_ascii_lowercase())
+                    .ok_or_else(|| problem("ADMIN_TOKEN_SHA256", "must be 64 hex digits"))?,
+            ),
+            (None, None) => None,
+        };
+        let min_cost = if dynamodb_endpoint.is_some() { 4 } else { 10 };
+
+        Ok(Self {
+            table_name: get("TABLE_NAME").unwrap_or_else(|| "harmonic".to_owned()),
+            bcrypt_cost: number(&get, "BCRYPT_COST", 10, min_cost, 31)?,
+            allow_signup: boolean(&get, "ALLOW_SIGNUP", true)?,
+            max_keys_per_user: number(&get, "MAX_KEYS_PER_USER", 10, 1, 1000)?,
+            free_monthly_quota: number(&get, "FREE_MONTHLY_QUOTA", 1000, 0, u32::MAX as u64)?,
+            pro_monthly_quota: number(&get, "PRO_MONTHLY_QUOTA", 10_000, 0, u32::MAX as u64)?,
+            demo_mode: boolean(&get, "DEMO_MODE", true)?,
+            usage_retention_days: number(&get, "USAGE_RETENTION_DAYS", 90, 1, 3650)?,
+            key_cache_ttl: Duration::from_secs(number(
+                &get,
+                "KEY_CACHE_TTL_SECONDS",
+                900,
+                1,
+                86_400,
+            )?),
+            dynamodb_endpoint,
+            admin_token,
+        })
+    }
+
+    /// The monthly request limit of a tier; `None` is unlimited (Enterprise).
+    pub fn monthly_quota(&self, tier: Tier) -> Option<u64> {
+        match tier {
+            Tier::Free => Some(self.free_monthly_quota),
+            Tier::Pro => Some(self.pro_monthly_quota),
+            Tier::Enterprise => None,
+        }
+    }
+}
+
+fn problem(variable: &'static str, text: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: text.to_owned(),
+    }
+}
+
+fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(raw) = get(variable) else {
+        return Ok(default);
+    };
+    let value: T = raw
+        .trim()
+        .parse()
+        .map_err(|_| problem(variable, &format!("must be a whole number (got {raw:?})")))?;
+    if value < min || value > max {
+        return Err(problem(
+            variable,
+            &format!("must be between {min} and {max} (got {value})"),
+        ));
+    }
+    Ok(value)
+}
+
+fn boolean(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    let Some(raw) = get(variable) else {
+        return Ok(default);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(problem(
+            variable,
+            &format!("must be true/false or on/off (got {raw:?})"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let config = config_with(&[]).unwrap();
+        assert_eq!(config.table_name, "harmonic");
+        assert_eq!(config.bcrypt_cost, 10);
+        assert!(config.allow_signup && config.demo_mode);
+        assert_eq!(config.max_keys_per_user, 10);
+        assert_eq!(config.monthly_quota(Tier::Free), Some(1000));
+        assert_eq!(config.monthly_quota(Tier::Pro), Some(10_000));
+        assert_eq!(config.monthly_quota(Tier::Enterprise), None);
+        assert_eq!(config.usage_retention_days, 90);
+        assert!(config.admin_token.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            ("BCRYPT_COST", "3"),
+            ("BCRYPT_COST", "ten"),
+            ("MAX_KEYS_PER_USER", "0"),
+            ("DEMO_MODE", "maybe"),
+            ("FREE_MONTHLY_QUOTA", "-1"),
+            ("ADMIN_TOKEN", "short"),
+            ("ADMIN_TOKEN_SHA256", "xyz"),
+        ];
+        for (variable, value) in cases {
+            let error = config_with(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable, "{variable}={value}");
+        }
+    }
+
+    #[test]
+    fn a_low_bcrypt_cost_is_only_accepted_against_a_local_server() {
+        assert!(config_with(&[("BCRYPT_COST", "4")]).is_err());
+        let local = config_with(&[
+            ("BCRYPT_COST", "4"),
+            ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
+        ])
+        .unwrap();
+        assert_eq!(local.bcrypt_cost, 4);
+    }
+
+    #[test]
+    fn the_admin_token_is_held_as_its_digest_whichever_way_it_is_given() {
+        let token = "a-long-enough-admin-token";
+        let plain = config_with(&[("ADMIN_TOKEN", token)]).unwrap();
+        let hex: String = AdminTokenDigest::of_token(token)
+            .0
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let hashed = config_with(&[("ADMIN_TOKEN_SHA256", &hex)]).unwrap();
+        assert_eq!(plain.admin_token, hashed.admin_token);
+        assert!(!format!("{plain:?}").contains(token));
+    }
+}

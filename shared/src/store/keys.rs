@@ -1,0 +1,284 @@
+//! Key items: one per key, found by id in one GetItem; a user's keys through gsi1; unrevoked
+//! expiring keys through gsi2 (for the expired count); sharded counters for key statistics.
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use super::{n, number_attribute, random_shard, s, Store, StoreError, STATS_SHARDS};
+use crate::apikey::KeyId;
+use crate::domain::{rfc3339, UserId};
+
+const KEY_SK: &str = "KEY";
+const DIRECTORY_EXPIRING: &str = "DIR#EXPIRING";
+const KEY_STATS_PK: &str = "STATS#KEYS";
+
+fn key_pk(key_id: &KeyId) -> String {
+    format!("KEY#{key_id}")
+}
+
+fn owner_pk(user_id: &UserId) -> String {
+    format!("OWNER#{user_id}")
+}
+
+/// A key as stored: never the key itself, only its bcrypt hash.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRecord {
+    pub key_id: KeyId,
+    pub user_id: UserId,
+    pub hash: String,
+    pub name: String,
+    /// The user's tier when the key was issued: only a first guess for the hot path's
+    /// conditional update (the user item holds the real tier).
+    pub tier_hint: crate::domain::Tier,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// When the key stopped (or, in a rotation's grace period, will stop) working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// The key that replaced this one, when rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_to: Option<KeyId>,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("key_id", &self.key_id)
+            .field("user_id", &self.user_id)
+            .field("hash", &"<redacted>")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct KeyItem<'a> {
+    pk: String,
+    sk: &'static str,
+    #[serde(flatten)]
+    record: &'a KeyRecord,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+}
+
+/// Totals over all keys, for the admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeyStats {
+    pub generated: u64,
+    pub active: u64,
+    pub revoked: u64,
+    pub expired: u64,
+}
+
+impl Store {
+    fn key_key(&self, key_id: &KeyId) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), s(key_pk(key_id))),
+            ("sk".to_owned(), s(KEY_SK)),
+        ])
+    }
+
+    /// Stores a new key item, refused (`ConditionFailed`) if the id is taken. The key does not
+    /// work until [`Store::activate_key`] lists it on its user.
+    pub async fn put_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let item = KeyItem {
+            pk: key_pk(&record.key_id),
+            sk: KEY_SK,
+            record,
+            gsi1pk: owner_pk(&record.user_id),
+            gsi1sk: format!("{}#{}", record.created_at, record.key_id),
+            gsi2pk: record.expires_at.as_ref().map(|_| DIRECTORY_EXPIRING),
+            gsi2sk: record
+                .expires_at
+                .as_ref()
+                .map(|at| format!("{at}#{}", record.key_id)),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key_key(key_id)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// Removes a key item that never became live (its creation failed half-way).
+    pub async fn delete_key_item(&self, key_id: &KeyId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key_key(key_id)))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a key revoked at `at` (once: a second call returns the first revocation time) and
+    /// takes it out of the expiring-keys index. Returns the effective revocation time and
+    /// whether this call did it.
+    pub async fn mark_key_revoked(
+        &self,
+        key_id: &KeyId,
+        at: DateTime<Utc>,
+        rotated_to: Option<&KeyId>,
+    ) -> Result<(String, bool), StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key_key(key_id)))
+            // A scheduled revocation (rotation grace period) may be brought forward.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(revokedAt) OR revokedAt > :at)",
+            )
+            .expression_attribute_values(":at", s(rfc3339(at)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld);
+        request = match rotated_to {
+            Some(next) => request
+                .update_expression("SET revokedAt = :at, rotatedTo = :next REMOVE gsi2pk, gsi2sk")
+                .expression_attribute_values(":next", s(next.as_str())),
+            None => request.update_expression("SET revokedAt = :at REMOVE gsi2pk, gsi2sk"),
+        };
+        match request.send().await.map_err(StoreError::from) {
+            Ok(output) => {
+                let first_time = output
+                    .attributes()
+                    .is_none_or(|old| !old.contains_key("revokedAt"));
+                if first_time {
+                    self.bump_key_stats("revoked").await;
+                }
+                Ok((rfc3339(at), first_time))
+            }
+            Err(StoreError::ConditionFailed) => {
+                let existing = self
+                    .get_key(key_id)
+                    .await?
+                    .and_then(|record| record.revoked_at)
+                    .ok_or_else(|| StoreError::Internal("revoked key vanished".into()))?;
+                Ok((existing, false))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A user's keys, newest first (gsi1), at most `max`.
+    pub async fn list_keys(
+        &self,
+        user_id: &UserId,
+        max: usize,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(super::GSI_OWNER)
+                .key_condition_expression("gsi1pk = :owner")
+                .expression_attribute_values(":owner", s(owner_pk(user_id)))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in output.items.unwrap_or_default() {
+                keys.push(serde_dynamo::from_item(item)?);
+                if keys.len() >= max {
+                    return Ok(keys);
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// Counts a key event ("generated" or "revoked") on a random shard. Statistics must never
+    /// fail the request that caused them, so a failure is logged and dropped.
+    pub async fn bump_key_stats(&self, counter: &'static str) {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(KEY_STATS_PK))
+            .key("sk", s(format!("SHARD#{}", random_shard())))
+            .update_expression("ADD #c :one")
+            .expression_attribute_names("#c", counter)
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(counter, error = %StoreError::from(error), "key statistics not counted");
+        }
+    }
+
+    /// Totals over every key: shard sums plus a count of unrevoked keys past their expiry.
+    pub async fn key_stats(&self, now: DateTime<Utc>) -> Result<KeyStats, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(KEY_STATS_PK))
+            .limit(STATS_SHARDS as i32)
+            .send()
+            .await?;
+        let sum = |name: &str| -> u64 {
+            output
+                .items()
+                .iter()
+                .filter_map(|item| number_attribute(item, name))
+                .sum::<f64>()
+                .max(0.0) as u64
+        };
+        let (generated, revoked) = (sum("generated"), sum("revoked"));
+        let mut expired = 0u64;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(super::GSI_DIRECTORY)
+                .key_condition_expression("gsi2pk = :dir AND gsi2sk < :now")
+                .expression_attribute_values(":dir", s(DIRECTORY_EXPIRING))
+                .expression_attribute_values(":now", s(rfc3339(now)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            expired += page.count().max(0) as u64;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(KeyStats {
+            generated,
+            active: generated.saturating_sub(revoked + expired),
+            revoked,
+            expired,
+        })
+    }
+}

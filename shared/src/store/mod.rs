@@ -1,0 +1,272 @@
+//! The one DynamoDB table: its schema, the SDK client built once per container, and every
+//! access pattern of the product as a method (no Scan anywhere).
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | user | `USER#<userId>` | `PROFILE` | tier, live keys (id → expiry), last use per key, monthly counters `m#YYYY-MM`; gsi2 `DIR#USERS`/userId |
+//! | demo caller | `DEMO#<ip>` | `PROFILE` | monthly counters, TTL |
+//! | key | `KEY#<keyId>` | `KEY` | bcrypt hash, owner, name, dates; gsi1 `OWNER#<userId>`/`<createdAt>#<keyId>`; gsi2 `DIR#EXPIRING`/`<expiresAt>#<keyId>` while unrevoked |
+//! | usage event | `USAGE#<subject>` | `EVT#<timestamp>#<nonce>` | TTL |
+//! | daily counters | `USAGE#<subject>` | `DAY#YYYY-MM-DD` | requests, errors, total ms, per source, per endpoint; TTL |
+//! | key stats shard | `STATS#KEYS` | `SHARD#<n>` | generated, revoked |
+//! | usage stats shard | `STATS#USAGE#YYYY-MM` | `SHARD#<n>` | requests, errors, per tier |
+mod keys;
+mod usage;
+mod users;
+
+pub use keys::{KeyRecord, KeyStats};
+pub use usage::{DailyCounters, Subject, UsageEvent, UsageStats};
+pub use users::{ChargeRefusal, UserRecord};
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+use std::time::Duration;
+
+pub const GSI_OWNER: &str = "gsi1";
+pub const GSI_DIRECTORY: &str = "gsi2";
+pub const TTL_ATTRIBUTE: &str = "ttl";
+/// Shards of the admin statistics counters, so that no single item takes every write.
+pub const STATS_SHARDS: u32 = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition expression refused the write (the caller decides what that means).
+    #[error("condition failed")]
+    ConditionFailed,
+    /// The server could not be reached, timed out, or throttled: worth retrying later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// An item that does not decode: a defect or a hand-edited table.
+    #[error("stored item does not decode: {0}")]
+    Corrupt(String),
+    /// Anything else the server refused (a defect: bad expression, missing table, ...).
+    #[error("storage request failed: {0}")]
+    Internal(String),
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(error: SdkError<E, R>) -> Self {
+        match &error {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+                StoreError::Unavailable(format!("{error}"))
+            }
+            SdkError::ResponseError(_) => StoreError::Unavailable("unreadable response".into()),
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("Unknown");
+                match code {
+                    "ConditionalCheckFailedException" => StoreError::ConditionFailed,
+                    "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "ThrottlingException"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "LimitExceededException" => StoreError::Unavailable(code.to_owned()),
+                    _ => StoreError::Internal(format!(
+                        "{code}: {}",
+                        service.err().message().unwrap_or("")
+                    )),
+                }
+            }
+            _ => StoreError::Internal(format!("{error}")),
+        }
+    }
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(error: serde_dynamo::Error) -> Self {
+        StoreError::Corrupt(error.to_string())
+    }
+}
+
+/// The table and the client that reaches it. Cheap to clone (the SDK client is an `Arc`).
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Builds the SDK client once per container. With `endpoint` (a local DynamoDB-compatible
+    /// server) it uses static local credentials, so no AWS account or credential lookup is needed.
+    pub async fn connect_client(endpoint: Option<&str>) -> Client {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(1_000))
+            .operation_attempt_timeout(Duration::from_millis(2_000))
+            .operation_timeout(Duration::from_millis(5_000))
+            .build();
+        let retries = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(50))
+            .with_max_backoff(Duration::from_millis(500));
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(retries);
+        if endpoint.is_some() {
+            loader = loader
+                .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+                .region(Region::new(
+                    std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
+                ));
+        }
+        let shared = loader.load().await;
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
+        if let Some(url) = endpoint {
+            builder = builder.endpoint_url(url);
+        }
+        Client::from_conf(builder.build())
+    }
+
+    /// Creates the table with its indexes if it does not exist (idempotent), and turns on TTL
+    /// where the server supports it. Used by `make run`, the tests and the benchmarks; in AWS the
+    /// SAM template creates the table.
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        let string_attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |name: &str, key_type: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+        };
+        let index = |name: &str, hash: &str, range: &str, projection: ProjectionType| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(hash, KeyType::Hash).map_err(internal)?)
+                .key_schema(key(range, KeyType::Range).map_err(internal)?)
+                .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .map_err(internal)
+        };
+        let mut request = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash).map_err(internal)?)
+            .key_schema(key("sk", KeyType::Range).map_err(internal)?)
+            .global_secondary_indexes(index(GSI_OWNER, "gsi1pk", "gsi1sk", ProjectionType::All)?)
+            .global_secondary_indexes(index(
+                GSI_DIRECTORY,
+                "gsi2pk",
+                "gsi2sk",
+                ProjectionType::KeysOnly,
+            )?);
+        for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
+            request = request.attribute_definitions(string_attribute(name).map_err(internal)?);
+        }
+        match request.send().await {
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(error) => return Err(error.into()),
+        }
+        self.wait_until_active().await?;
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name(TTL_ATTRIBUTE)
+            .enabled(true)
+            .build()
+            .map_err(internal)?;
+        if let Err(error) = self
+            .client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+        {
+            // dynalite has no UpdateTimeToLive, and a second call on AWS says TTL is already on.
+            tracing::debug!(error = %error.meta().code().unwrap_or("unknown"), "TTL not changed");
+        }
+        Ok(())
+    }
+
+    async fn wait_until_active(&self) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::TableStatus;
+        for _ in 0..100 {
+            let description = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await?;
+            if description.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(StoreError::Unavailable(
+            "table did not become active".into(),
+        ))
+    }
+
+    /// Deletes the table (tests clean up their isolated tables with it).
+    pub async fn delete_table(&self) -> Result<(), StoreError> {
+        self.client
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(error.to_string())
+}
+
+pub(crate) fn s(value: impl Into<String>) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl std::fmt::Display) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(value.to_string())
+}
+
+/// Reads a number attribute of a raw item.
+pub(crate) fn number_attribute(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> Option<f64> {
+    item.get(name)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|text| text.parse().ok())
+}
+
+/// A random shard for the statistics counters.
+pub(crate) fn random_shard() -> u32 {
+    use rand::Rng;
+    rand::rng().random_range(0..STATS_SHARDS)
+}
+
+/// Epoch seconds of an expiry that never comes (9999-12-31T23:59:59Z).
+pub const NEVER_EXPIRES: i64 = 253_402_300_799;

@@ -1,0 +1,276 @@
+//! The product's flows over real HTTP: the README quick start verbatim, the keys lifecycle,
+//! and the original product's example data requests.
+use crate::{admin_token, api_url, client, remember_secret};
+use serde_json::{json, Value};
+
+async fn body(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+    (status, headers, value)
+}
+
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run through `make test`"]
+async fn a1_the_quick_start_works_verbatim() {
+    let base = api_url();
+    let http = client();
+    // curl -X POST .../api/v1/keys -H "Content-Type: application/json" -d '{"userId": "user123"}'
+    let (status, _, created) = body(
+        http.post(format!("{base}/api/v1/keys"))
+            .header("Content-Type", "application/json")
+            .body(r#"{"userId": "user123"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    remember_secret(&key);
+
+    // curl -X POST .../api/v1/data -H "X-API-Key: hm_..." -d '{"query": "quantum", "sources": "wiki"}'
+    // (curl -d sends Content-Type: application/x-www-form-urlencoded)
+    let (status, headers, data) = body(
+        http.post(format!("{base}/api/v1/data"))
+            .header("X-API-Key", &key)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(r#"{"query": "quantum", "sources": "wiki"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{data}");
+    assert_eq!(header(&headers, "x-ratelimit-used"), Some("1"));
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), Some("999"));
+    assert_eq!(header(&headers, "x-ratelimit-limit"), Some("1000"));
+    assert_eq!(header(&headers, "x-user-id"), Some("user123"));
+    assert!(header(&headers, "x-response-time").is_some_and(|v| v.ends_with("ms")));
+    assert_eq!(header(&headers, "x-demo-mode"), None);
+    assert_eq!(data["results"][0]["source"], "wiki");
+    assert_eq!(data["results"][0]["data"]["title"], "Quantum computing");
+
+    // Without a key: demo mode.
+    let (status, headers, _) = body(
+        http.post(format!("{base}/api/v1/data"))
+            .body(r#"{"query": "quantum", "sources": "wiki"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "x-demo-mode"), Some("true"));
+    assert_eq!(header(&headers, "x-ratelimit-limit"), Some("1000"));
+
+    // An invalid key.
+    let (status, _, error) = body(
+        http.post(format!("{base}/api/v1/data"))
+            .header("X-API-Key", "hm_invalidinvalidinvalidinvalid12")
+            .body(r#"{"query": "quantum", "sources": "wiki"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(error, json!({"success": false, "error": "Invalid API key"}));
+
+    // curl ".../api/v1/usage?action=current&userId=user123" (with the key)
+    let (status, _, current) = body(
+        http.get(format!("{base}/api/v1/usage?action=current&userId=user123"))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{current}");
+    assert_eq!(current["used"], 1);
+    assert_eq!(current["remaining"], 999);
+    for action in ["history", "analytics"] {
+        let (status, _, answer) = body(
+            http.get(format!(
+                "{base}/api/v1/usage?action={action}&userId=user123"
+            ))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{action}: {answer}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run through `make test`"]
+async fn a2_the_keys_lifecycle_through_the_router() {
+    let base = api_url();
+    let http = client();
+    let admin = format!("Bearer {}", admin_token());
+    let (status, _, created) = body(
+        http.post(format!("{base}/api/v1/keys"))
+            .header("Authorization", &admin)
+            .json(&json!({"userId": "e2e-lifecycle", "tier": "pro", "name": "e2e"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    remember_secret(&key);
+
+    let (status, _, inspected) = body(
+        http.get(format!("{base}/api/v1/keys/{id}"))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "path parameters reach the keys function: {inspected}"
+    );
+    assert_eq!(inspected["id"], id.as_str());
+
+    let (status, _, rotated) = body(
+        http.post(format!("{base}/api/v1/keys/{id}/rotate"))
+            .header("X-API-Key", &key)
+            .json(&json!({"gracePeriodSeconds": 0}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{rotated}");
+    let new_key = rotated["newKey"]["key"].as_str().unwrap().to_owned();
+    let new_id = rotated["newKey"]["id"].as_str().unwrap().to_owned();
+    remember_secret(&new_key);
+
+    let (status, _, _) = body(
+        http.get(format!("{base}/api/v1/keys"))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401, "the rotated-out key is refused at once");
+
+    let (status, _, revoked) = body(
+        http.delete(format!("{base}/api/v1/keys/{new_id}"))
+            .header("X-API-Key", &new_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{revoked}");
+    let (status, _, _) = body(
+        http.post(format!("{base}/api/v1/data"))
+            .header("X-API-Key", &new_key)
+            .body(r#"{"query": "physics", "sources": "curiosity"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status, 401,
+        "a revoked key is refused on the next request, in every instance"
+    );
+
+    let (status, _, stats) = body(
+        http.get(format!("{base}/api/v1/keys/stats"))
+            .header("Authorization", &admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{stats}");
+    assert!(stats["generated"].as_u64().unwrap() >= 2);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run through `make test`"]
+async fn a3_the_original_example_requests_work() {
+    let base = api_url();
+    let http = client();
+    let admin = format!("Bearer {}", admin_token());
+    let (_, _, created) = body(
+        http.post(format!("{base}/api/v1/keys"))
+            .header("Authorization", &admin)
+            .json(&json!({"userId": "e2e-examples", "tier": "pro"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    remember_secret(&key);
+    let examples = [
+        (
+            json!({"query": "quantum computing", "sources": "wiki"}),
+            vec!["wiki"],
+        ),
+        (
+            json!({"query": "artificial intelligence", "sources": ["wiki", "arxiv"]}),
+            vec!["wiki", "arxiv"],
+        ),
+        (
+            json!({"query": "climate change", "sources": ["arxiv", "news", "weather"]}),
+            vec!["arxiv", "news"],
+        ),
+    ];
+    for (request, must_succeed) in examples {
+        let (status, headers, answer) = body(
+            http.post(format!("{base}/api/v1/data"))
+                .header("X-API-Key", &key)
+                .json(&request)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{request}: {answer}");
+        assert_eq!(header(&headers, "x-query-mode"), Some("single"));
+        let succeeded: Vec<&str> = answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["source"].as_str().unwrap())
+            .collect();
+        for source in must_succeed {
+            assert!(
+                succeeded.contains(&source),
+                "{request}: {source} in {answer}"
+            );
+        }
+    }
+    // "climate change" is no place: weather reports that clearly instead of failing the request.
+    let (status, headers, comprehensive) = body(
+        http.post(format!("{base}/api/v1/data"))
+            .header("X-API-Key", &key)
+            .json(&json!({"query": "artificial intelligence", "mode": "comprehensive"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{comprehensive}");
+    assert_eq!(header(&headers, "x-query-mode"), Some("comprehensive"));
+    assert_eq!(comprehensive["comprehensive"], true);
+    assert!(comprehensive["sources"]["wikipedia"].is_object());
+    assert!(comprehensive["sources"]["curiosity"].is_object());
+}
