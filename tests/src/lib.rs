@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub mod stubs;
+
 pub const ADMIN_TOKEN: &str = "integration-admin-token-0123456789";
 
 /// The local server `make test` started (`DYNAMODB_ENDPOINT`).

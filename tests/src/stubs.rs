@@ -1,0 +1,106 @@
+//! Local stand-ins for the upstream services (Wikipedia, arXiv, GDELT, Open-Meteo), answering
+//! with the real services' formats (../shared/reference/upstream-apis.md; fixtures in
+//! tests/fixtures/upstream). Used by the end-to-end suite and by `make run` demos, since these
+//! machines have no internet: `upstream-stubs --port 8090`, then point every `*_API_URL` /
+//! `OPEN_METEO_*_URL` at http://127.0.0.1:8090.
+use wiremock::matchers::{method, path, path_regex, query_param_contains};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const QUANTUM: &str = include_str!("../fixtures/upstream/wiki-summary-quantum-computing.json");
+const AI: &str = include_str!("../fixtures/upstream/wiki-summary-artificial-intelligence.json");
+const CLIMATE: &str = include_str!("../fixtures/upstream/wiki-summary-climate-change.json");
+const NOT_FOUND: &str = include_str!("../fixtures/upstream/wiki-not-found.json");
+const SEARCH_QUANTUM: &str = include_str!("../fixtures/upstream/wiki-search-quantum.json");
+const ARXIV: &str = include_str!("../fixtures/upstream/arxiv-quantum-computing.xml");
+const GDELT: &str = include_str!("../fixtures/upstream/gdelt-articles.json");
+const BERLIN: &str = include_str!("../fixtures/upstream/geocoding-berlin.json");
+const FORECAST: &str = include_str!("../fixtures/upstream/forecast-berlin.json");
+
+fn json(body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_raw(body.as_bytes().to_vec(), "application/json; charset=utf-8")
+}
+
+fn search_result(key: &str, title: &str) -> String {
+    serde_json::json!({"pages": [{"id": 1, "key": key, "title": title, "excerpt": title,
+        "matched_title": null, "description": null, "thumbnail": null}]})
+    .to_string()
+}
+
+pub async fn start(listener: std::net::TcpListener) -> MockServer {
+    let server = MockServer::builder().listener(listener).start().await;
+    let summary = |title: &str, body: &str| {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/rest_v1/page/summary/{title}")))
+            .respond_with(json(body))
+            .with_priority(1)
+    };
+    summary("Quantum_computing", QUANTUM).mount(&server).await;
+    summary("Artificial_intelligence", AI).mount(&server).await;
+    summary("Climate_change", CLIMATE).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/rest_v1/page/summary/.+$"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(NOT_FOUND.as_bytes().to_vec(), "application/problem+json"),
+        )
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    for (needle, body) in [
+        ("quantum", SEARCH_QUANTUM.to_owned()),
+        (
+            "artificial",
+            search_result("Artificial_intelligence", "Artificial intelligence"),
+        ),
+        ("climate", search_result("Climate_change", "Climate change")),
+    ] {
+        Mock::given(method("GET"))
+            .and(path("/w/rest.php/v1/search/page"))
+            .and(query_param_contains("q", needle))
+            .respond_with(json(&body))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/w/rest.php/v1/search/page"))
+        .respond_with(json(r#"{"pages":[]}"#))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            ARXIV.as_bytes().to_vec(),
+            "application/atom+xml; charset=utf-8",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/doc/doc"))
+        .respond_with(json(GDELT))
+        .mount(&server)
+        .await;
+    for needle in ["Berlin", "berlin"] {
+        Mock::given(method("GET"))
+            .and(path("/v1/search"))
+            .and(query_param_contains("name", needle))
+            .respond_with(json(BERLIN))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/v1/search"))
+        .respond_with(json(r#"{"generationtime_ms":0.155}"#))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/forecast"))
+        .respond_with(json(FORECAST))
+        .mount(&server)
+        .await;
+    server
+}
