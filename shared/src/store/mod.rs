@@ -113,6 +113,14 @@ impl Store {
     /// Builds the SDK client once per container. With `endpoint` (a local DynamoDB-compatible
     /// server) it uses static local credentials, so no AWS account or credential lookup is needed.
     pub async fn connect_client(endpoint: Option<&str>) -> Client {
+        Self::connect_client_counting(endpoint, None).await
+    }
+
+    /// [`Store::connect_client`], counting every HTTP attempt in `counter` (benchmarks).
+    pub async fn connect_client_counting(
+        endpoint: Option<&str>,
+        counter: Option<RoundTripCounter>,
+    ) -> Client {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_millis(1_000))
             .operation_attempt_timeout(Duration::from_millis(2_000))
@@ -136,6 +144,9 @@ impl Store {
         let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
         if let Some(url) = endpoint {
             builder = builder.endpoint_url(url);
+        }
+        if let Some(counter) = counter {
+            builder = builder.interceptor(counter);
         }
         Client::from_conf(builder.build())
     }
@@ -236,6 +247,32 @@ impl Store {
             .table_name(&self.table)
             .send()
             .await?;
+        Ok(())
+    }
+}
+
+/// Counts DynamoDB round trips (every HTTP attempt, retries included) made by a client.
+#[derive(Debug, Clone, Default)]
+pub struct RoundTripCounter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl RoundTripCounter {
+    pub fn count(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RoundTripCounter {
+    fn name(&self) -> &'static str {
+        "RoundTripCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }
