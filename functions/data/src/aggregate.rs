@@ -1,1 +1,222 @@
-//! Running the requested sources concurrently and shaping the response.
+//! The outcome of a gather and its rendering into the two response bodies.
+//!
+//! Owns `Gathered` (per-source outcomes in the requested order) and the JSON shapes of mode
+//! `single` (a list of results) and mode `comprehensive` (one object keyed by long source name).
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::request::{Mode, Query};
+use crate::sources::SourceKind;
+
+/// A source that produced data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceSuccess {
+    pub source: SourceKind,
+    pub data: Value,
+    pub from_cache: bool,
+    pub latency_ms: u64,
+}
+
+/// A source that did not; `error` is a human sentence, `code` a stable machine code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceFailure {
+    pub source: SourceKind,
+    pub error: String,
+    pub code: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceOutcome {
+    Success(SourceSuccess),
+    Failure(SourceFailure),
+}
+
+impl SourceOutcome {
+    pub fn source(&self) -> SourceKind {
+        match self {
+            SourceOutcome::Success(success) => success.source,
+            SourceOutcome::Failure(failure) => failure.source,
+        }
+    }
+}
+
+/// Everything a gather produced, in the order the sources were requested.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gathered {
+    pub query: Query,
+    pub mode: Mode,
+    pub sources: Vec<SourceKind>,
+    pub outcomes: Vec<SourceOutcome>,
+    /// Wall-clock time of the whole gather.
+    pub elapsed: Duration,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SingleBody<'a> {
+    query: &'a str,
+    sources: &'a [SourceKind],
+    results: Vec<&'a SourceSuccess>,
+    failed_sources: Vec<&'a SourceFailure>,
+    timestamp: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ComprehensiveBody<'a> {
+    query: &'a str,
+    comprehensive: bool,
+    sources: Map<String, Value>,
+    sources_retrieved: usize,
+    failed_sources: Vec<&'a SourceFailure>,
+    timestamp: String,
+}
+
+impl Gathered {
+    /// True when at least one source was asked for and none produced data.
+    pub fn all_failed(&self) -> bool {
+        !self.outcomes.is_empty() && self.successes().next().is_none()
+    }
+
+    pub fn successes(&self) -> impl Iterator<Item = &SourceSuccess> {
+        self.outcomes.iter().filter_map(|outcome| match outcome {
+            SourceOutcome::Success(success) => Some(success),
+            SourceOutcome::Failure(_) => None,
+        })
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &SourceFailure> {
+        self.outcomes.iter().filter_map(|outcome| match outcome {
+            SourceOutcome::Failure(failure) => Some(failure),
+            SourceOutcome::Success(_) => None,
+        })
+    }
+
+    /// The response body for the request's mode, stamped now.
+    pub fn to_body(&self) -> Value {
+        self.to_body_at(Utc::now())
+    }
+
+    /// The response body for the request's mode, stamped `now` (tests pass a fixed instant).
+    pub fn to_body_at(&self, now: DateTime<Utc>) -> Value {
+        let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let rendered = match self.mode {
+            Mode::Single => serde_json::to_value(SingleBody {
+                query: self.query.as_str(),
+                sources: &self.sources,
+                results: self.successes().collect(),
+                failed_sources: self.failures().collect(),
+                timestamp,
+            }),
+            Mode::Comprehensive => {
+                // Only the requested sources appear; a failed one is null (its reason is in
+                // failedSources), so "not asked" and "failed" stay distinguishable.
+                let mut sources = Map::new();
+                for outcome in &self.outcomes {
+                    let data = match outcome {
+                        SourceOutcome::Success(success) => success.data.clone(),
+                        SourceOutcome::Failure(_) => Value::Null,
+                    };
+                    sources.insert(outcome.source().long_name().to_owned(), data);
+                }
+                serde_json::to_value(ComprehensiveBody {
+                    query: self.query.as_str(),
+                    comprehensive: true,
+                    sources,
+                    sources_retrieved: self.successes().count(),
+                    failed_sources: self.failures().collect(),
+                    timestamp,
+                })
+            }
+        };
+        // Serializing these plain structs cannot fail (string keys, finite numbers); keep a
+        // valid body anyway rather than panic on a request path.
+        rendered.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not render the data response");
+            serde_json::json!({ "query": self.query.as_str(), "error": "could not render the response" })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn gathered(mode: Mode, outcomes: Vec<SourceOutcome>) -> Gathered {
+        Gathered {
+            query: Query::parse("Ada Lovelace").unwrap(),
+            mode,
+            sources: outcomes.iter().map(SourceOutcome::source).collect(),
+            outcomes,
+            elapsed: Duration::from_millis(12),
+        }
+    }
+
+    fn wiki_ok() -> SourceOutcome {
+        SourceOutcome::Success(SourceSuccess {
+            source: SourceKind::Wiki,
+            data: json!({"title": "Ada Lovelace"}),
+            from_cache: true,
+            latency_ms: 3,
+        })
+    }
+
+    fn arxiv_timeout() -> SourceOutcome {
+        SourceOutcome::Failure(SourceFailure {
+            source: SourceKind::Arxiv,
+            error: "arXiv did not answer within 300 ms".to_owned(),
+            code: "timeout",
+        })
+    }
+
+    fn fixed_now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-04-04T16:45:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn single_mode_lists_results_and_failures() {
+        let body = gathered(Mode::Single, vec![wiki_ok(), arxiv_timeout()]).to_body_at(fixed_now());
+        assert_eq!(
+            body,
+            json!({
+                "query": "Ada Lovelace",
+                "sources": ["wiki", "arxiv"],
+                "results": [{"source": "wiki", "data": {"title": "Ada Lovelace"}, "fromCache": true, "latencyMs": 3}],
+                "failedSources": [{"source": "arxiv", "error": "arXiv did not answer within 300 ms", "code": "timeout"}],
+                "timestamp": "2026-04-04T16:45:00.000Z"
+            })
+        );
+    }
+
+    #[test]
+    fn comprehensive_mode_keys_data_by_long_name_and_nulls_failures() {
+        let body =
+            gathered(Mode::Comprehensive, vec![wiki_ok(), arxiv_timeout()]).to_body_at(fixed_now());
+        assert_eq!(
+            body,
+            json!({
+                "query": "Ada Lovelace",
+                "comprehensive": true,
+                "sources": {"wikipedia": {"title": "Ada Lovelace"}, "arxiv": null},
+                "sourcesRetrieved": 1,
+                "failedSources": [{"source": "arxiv", "error": "arXiv did not answer within 300 ms", "code": "timeout"}],
+                "timestamp": "2026-04-04T16:45:00.000Z"
+            })
+        );
+    }
+
+    #[test]
+    fn all_failed_only_when_nothing_succeeded() {
+        assert!(gathered(Mode::Single, vec![arxiv_timeout()]).all_failed());
+        assert!(!gathered(Mode::Single, vec![wiki_ok(), arxiv_timeout()]).all_failed());
+        assert!(!gathered(Mode::Single, vec![]).all_failed());
+    }
+}

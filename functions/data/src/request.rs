@@ -1,1 +1,305 @@
 //! Parsing of the data request body into domain types.
+//!
+//! Owns `DataRequest` and its parts (`Query`, `Mode`, the source list, `maxResults`) and the
+//! `RequestError` that explains, in words a client can act on, why a body was refused.
+//! Parse, don't validate: once a `DataRequest` exists, every field is known to be usable.
+
+use serde_json::{Map, Value};
+
+use crate::sources::SourceKind;
+
+/// Longest accepted query, in characters after trimming.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// `maxResults` when the body does not say.
+pub const DEFAULT_MAX_RESULTS: u8 = 5;
+/// Upper bound for `maxResults`; upstreams allow more, but this keeps answers and quotas small.
+pub const MAX_RESULTS_LIMIT: u8 = 20;
+
+const EXAMPLE_BODY: &str = r#"{"query": "quantum computing", "sources": ["wiki", "arxiv"], "mode": "single", "maxResults": 5}"#;
+
+/// A validated search query: 1..=500 characters once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    /// Trims `raw` and checks its length.
+    pub fn parse(raw: &str) -> Result<Query, RequestError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(RequestError::new(format!(
+                "`query` is empty; give 1 to {MAX_QUERY_CHARS} characters of text to search for, e.g. {EXAMPLE_BODY}"
+            )));
+        }
+        let chars = trimmed.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(RequestError::new(format!(
+                "`query` is {chars} characters long; shorten it to at most {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        Ok(Query(trimmed.to_owned()))
+    }
+
+    /// The query as the client wrote it (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Lowercase with runs of whitespace collapsed to one space: the cache key, so that
+    /// "Quantum  Computing" and "quantum computing" share one cached answer.
+    pub fn normalized(&self) -> String {
+        self.0
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl std::fmt::Display for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How the answer is shaped: a list of per-source results, or one object keyed by source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Single,
+    Comprehensive,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Single => "single",
+            Mode::Comprehensive => "comprehensive",
+        }
+    }
+}
+
+/// A parsed `POST /api/v1/data` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataRequest {
+    pub query: Query,
+    /// Requested sources, duplicates removed, in the client's order; never empty.
+    pub sources: Vec<SourceKind>,
+    pub mode: Mode,
+    /// 1..=20.
+    pub max_results: u8,
+}
+
+/// Why a body was refused. The message is meant for the client (it becomes a 400 JSON body):
+/// it says what was wrong and how to fix it, and never echoes more than a short excerpt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RequestError {
+    message: String,
+}
+
+impl RequestError {
+    fn new(message: String) -> Self {
+        RequestError { message }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl DataRequest {
+    /// Parses a request body. Bodies are read as JSON whatever the Content-Type says.
+    /// Unknown fields are ignored so that clients can send extra metadata.
+    pub fn parse(body: &[u8]) -> Result<DataRequest, RequestError> {
+        let text = std::str::from_utf8(body).map_err(|e| {
+            RequestError::new(format!(
+                "the body is not valid UTF-8 (invalid byte at offset {}); send a UTF-8 JSON object such as {EXAMPLE_BODY}",
+                e.valid_up_to()
+            ))
+        })?;
+        if text.trim().is_empty() {
+            return Err(RequestError::new(format!(
+                "the body is empty; send a JSON object such as {EXAMPLE_BODY}"
+            )));
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            let problem = if e.is_eof() {
+                "the JSON ends too early (truncated body?)"
+            } else {
+                "the body is not valid JSON"
+            };
+            RequestError::new(format!(
+                "{problem}: {e}; send a JSON object such as {EXAMPLE_BODY}"
+            ))
+        })?;
+        let Value::Object(object) = value else {
+            return Err(RequestError::new(format!(
+                "the body is JSON {} but must be a JSON object such as {EXAMPLE_BODY}",
+                json_type(&value)
+            )));
+        };
+        Ok(DataRequest {
+            query: parse_query(&object)?,
+            sources: parse_sources(object.get("sources"))?,
+            mode: parse_mode(object.get("mode"))?,
+            max_results: parse_max_results(object.get("maxResults"))?,
+        })
+    }
+}
+
+fn parse_query(object: &Map<String, Value>) -> Result<Query, RequestError> {
+    match object.get("query") {
+        None => Err(RequestError::new(format!(
+            "the body has no `query` field; it is required, e.g. {EXAMPLE_BODY}"
+        ))),
+        Some(Value::String(text)) => Query::parse(text),
+        Some(other) => Err(RequestError::new(format!(
+            "`query` must be a string of 1 to {MAX_QUERY_CHARS} characters, not {}; e.g. \"query\": \"quantum computing\"",
+            json_type(other)
+        ))),
+    }
+}
+
+fn valid_source_names() -> String {
+    SourceKind::ALL
+        .iter()
+        .map(|kind| {
+            let aliases = kind.aliases();
+            if aliases.is_empty() {
+                format!("`{}`", kind.as_str())
+            } else {
+                format!("`{}` (alias {})", kind.as_str(), aliases.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_source_name(name: &str) -> Result<SourceKind, RequestError> {
+    SourceKind::parse(name).ok_or_else(|| {
+        RequestError::new(format!(
+            "unknown source `{}`; valid sources are {}",
+            excerpt(name),
+            valid_source_names()
+        ))
+    })
+}
+
+fn parse_sources(value: Option<&Value>) -> Result<Vec<SourceKind>, RequestError> {
+    let names: Vec<&str> = match value {
+        None => return Ok(SourceKind::ALL.to_vec()),
+        Some(Value::String(name)) => vec![name.as_str()],
+        Some(Value::Array(items)) => {
+            if items.is_empty() {
+                return Err(RequestError::new(format!(
+                    "`sources` is an empty array; name at least one of {}, or leave `sources` out to query all of them",
+                    valid_source_names()
+                )));
+            }
+            items
+                .iter()
+                .map(|item| match item {
+                    Value::String(name) => Ok(name.as_str()),
+                    other => Err(RequestError::new(format!(
+                        "`sources` must contain only strings, found {}; e.g. \"sources\": [\"wiki\", \"arxiv\"]",
+                        json_type(other)
+                    ))),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        Some(other) => {
+            return Err(RequestError::new(format!(
+                "`sources` must be a source name or an array of names, not {}; e.g. \"sources\": [\"wiki\", \"arxiv\"], or leave it out to query all sources",
+                json_type(other)
+            )))
+        }
+    };
+    let mut kinds = Vec::with_capacity(names.len());
+    for name in names {
+        let kind = parse_source_name(name)?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+fn parse_mode(value: Option<&Value>) -> Result<Mode, RequestError> {
+    match value {
+        None => Ok(Mode::Single),
+        Some(Value::String(mode)) => match mode.trim().to_ascii_lowercase().as_str() {
+            "single" => Ok(Mode::Single),
+            "comprehensive" => Ok(Mode::Comprehensive),
+            _ => Err(RequestError::new(format!(
+                "unknown `mode` `{}`; use \"single\" (a list of results) or \"comprehensive\" (one object keyed by source)",
+                excerpt(mode)
+            ))),
+        },
+        Some(other) => Err(RequestError::new(format!(
+            "`mode` must be the string \"single\" or \"comprehensive\", not {}",
+            json_type(other)
+        ))),
+    }
+}
+
+fn parse_max_results(value: Option<&Value>) -> Result<u8, RequestError> {
+    let out_of_range = |shown: &str| {
+        RequestError::new(format!(
+            "`maxResults` is {shown}; it must be a whole number from 1 to {MAX_RESULTS_LIMIT} (default {DEFAULT_MAX_RESULTS})"
+        ))
+    };
+    match value {
+        None => Ok(DEFAULT_MAX_RESULTS),
+        Some(Value::Number(number)) => match number.as_u64() {
+            Some(n) if (1..=u64::from(MAX_RESULTS_LIMIT)).contains(&n) => {
+                u8::try_from(n).map_err(|_| out_of_range(&number.to_string()))
+            }
+            _ => Err(out_of_range(&excerpt(&number.to_string()))),
+        },
+        Some(other) => Err(RequestError::new(format!(
+            "`maxResults` must be a JSON number from 1 to {MAX_RESULTS_LIMIT}, not {}; write \"maxResults\": 5 without quotes",
+            json_type(other)
+        ))),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// At most 40 characters of client input, so an error message never echoes a huge value.
+fn excerpt(text: &str) -> String {
+    const LIMIT: usize = 40;
+    if text.chars().count() <= LIMIT {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(LIMIT).collect();
+        short.push('…');
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalized_query_is_lowercase_with_single_spaces() {
+        let query = Query::parse("  Quantum \t\n Computing  ").unwrap();
+        assert_eq!(query.as_str(), "Quantum \t\n Computing");
+        assert_eq!(query.normalized(), "quantum computing");
+    }
+
+    #[test]
+    fn query_length_counts_characters_not_bytes() {
+        assert!(Query::parse(&"é".repeat(500)).is_ok());
+        assert!(Query::parse(&"é".repeat(501)).is_err());
+    }
+}

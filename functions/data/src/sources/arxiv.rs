@@ -1,0 +1,464 @@
+//! arXiv: papers matching the query, from the export API's Atom feed.
+//!
+//! The feed is read with quick-xml's namespace-aware reader, matching elements by namespace URI
+//! and local name, so both live formats (namespaces declared on the root or on each element,
+//! any element and attribute order) read the same. An error entry, an empty body or an HTML page
+//! is a failure, never "0 papers"; zero results is counted from the entries actually present.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use serde::Serialize;
+
+use super::{collapse_whitespace, SourceError, SourceKind, Sources};
+
+const KIND: SourceKind = SourceKind::Arxiv;
+const ATOM_NS: &[u8] = b"http://www.w3.org/2005/Atom";
+const OPENSEARCH_NS: &[u8] = b"http://a9.com/-/spec/opensearch/1.1/";
+const ARXIV_NS: &[u8] = b"http://arxiv.org/schemas/atom";
+
+/// The `data` of an arXiv result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArxivResults {
+    /// Matches arXiv reports in total (0 whenever no entry came back).
+    pub total_results: u64,
+    pub papers: Vec<Paper>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paper {
+    /// The arXiv id with its version, without the URL: `2206.06921v3`, `hep-ex/0307015v1`.
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub authors: Vec<String>,
+    pub published: Option<String>,
+    pub updated: Option<String>,
+    pub primary_category: Option<String>,
+    pub categories: Vec<String>,
+    pub abstract_url: String,
+    pub pdf_url: Option<String>,
+    pub doi: Option<String>,
+    pub journal_ref: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// The `search_query` value: `all:term+AND+all:term2`. Terms keep letters, digits and inner
+/// `-` `.` `'`; boolean words are dropped so free text cannot turn into operators.
+pub fn search_query(query: &str) -> Option<String> {
+    let terms: Vec<String> = query
+        .split_whitespace()
+        .map(|word| {
+            word.chars()
+                .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '\''))
+                .collect::<String>()
+                .trim_matches(|c| matches!(c, '-' | '.' | '\''))
+                .to_lowercase()
+        })
+        .filter(|term| {
+            !term.is_empty() && !matches!(term.as_str(), "and" | "or" | "not" | "andnot")
+        })
+        .take(12)
+        .collect();
+    if terms.is_empty() {
+        return None;
+    }
+    Some(
+        terms
+            .iter()
+            .map(|term| format!("all:{}", urlencoding::encode(term)))
+            .collect::<Vec<_>>()
+            .join("+AND+"),
+    )
+}
+
+pub(super) async fn fetch(
+    sources: &Sources,
+    query: &str,
+    max_results: usize,
+) -> Result<ArxivResults, SourceError> {
+    let search = search_query(query).ok_or_else(|| {
+        SourceError::InvalidQuery(format!("\"{query}\" has no words arXiv can search for"))
+    })?;
+    // Built by hand: the `+AND+` and `all:` syntax is arXiv's documented form.
+    let url = format!(
+        "{}/api/query?search_query={search}&start=0&max_results={max_results}&sortBy=relevance&sortOrder=descending",
+        sources.settings().arxiv_url
+    );
+    let fetched = sources.send(KIND, sources.client().get(url)).await?;
+
+    let body = fetched.trimmed_body();
+    if body.is_empty() {
+        return Err(if fetched.status.is_success() {
+            SourceError::BadResponse("arXiv answered an empty body".to_owned())
+        } else {
+            fetched.status_error(KIND)
+        });
+    }
+    let feed = match parse_feed(body) {
+        Ok(feed) => feed,
+        Err(_) if !fetched.status.is_success() => return Err(fetched.status_error(KIND)),
+        Err(problem) => {
+            return Err(SourceError::BadResponse(format!(
+                "arXiv's answer is not a readable Atom feed ({problem})"
+            )))
+        }
+    };
+    // HTTP 400 today, HTTP 200 in the older format: the entry says it is an error either way.
+    if let Some(error) = feed.entries.iter().find(|entry| entry.is_error()) {
+        return Err(SourceError::BadResponse(format!(
+            "arXiv rejected the query: {}",
+            collapse_whitespace(&error.summary)
+        )));
+    }
+    if !fetched.status.is_success() {
+        return Err(fetched.status_error(KIND));
+    }
+    let papers: Vec<Paper> = feed
+        .entries
+        .into_iter()
+        .filter_map(RawEntry::into_paper)
+        .take(max_results)
+        .collect();
+    let total_results = if papers.is_empty() {
+        0
+    } else {
+        feed.total_results
+            .unwrap_or(0)
+            .max(u64::try_from(papers.len()).unwrap_or(u64::MAX))
+    };
+    Ok(ArxivResults {
+        total_results,
+        papers,
+    })
+}
+
+#[derive(Debug, Default)]
+struct Feed {
+    total_results: Option<u64>,
+    entries: Vec<RawEntry>,
+}
+
+#[derive(Debug, Default)]
+struct RawLink {
+    href: String,
+    rel: Option<String>,
+    media_type: Option<String>,
+    title: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct RawEntry {
+    id: String,
+    title: String,
+    summary: String,
+    authors: Vec<String>,
+    published: Option<String>,
+    updated: Option<String>,
+    primary_category: Option<String>,
+    categories: Vec<String>,
+    links: Vec<RawLink>,
+    doi: Option<String>,
+    journal_ref: Option<String>,
+    comment: Option<String>,
+}
+
+impl RawEntry {
+    /// arXiv's error entry. A real paper titled "Error" has an `/abs/` id, so the title only
+    /// counts when the id is not a paper's.
+    fn is_error(&self) -> bool {
+        self.id.contains("/api/errors#")
+            || self.id.contains("/help/api/user-manual#")
+            || (self.title.trim() == "Error" && !self.id.contains("/abs/"))
+    }
+
+    fn into_paper(self) -> Option<Paper> {
+        let id = paper_id(&self.id)?;
+        let link_where = |wanted: &dyn Fn(&RawLink) -> bool| {
+            self.links
+                .iter()
+                .find(|link| wanted(link))
+                .map(|link| link.href.clone())
+        };
+        let abstract_url = link_where(&|link| link.rel.as_deref() == Some("alternate"))
+            .unwrap_or_else(|| format!("https://arxiv.org/abs/{id}"));
+        let pdf_url = link_where(&|link| link.title.as_deref() == Some("pdf"))
+            .or_else(|| link_where(&|link| link.media_type.as_deref() == Some("application/pdf")))
+            .or_else(|| link_where(&|link| link.href.contains("/pdf/")));
+        let doi = non_empty(self.doi.as_deref()).or_else(|| {
+            link_where(&|link| link.title.as_deref() == Some("doi")).map(|href| {
+                match href.find("doi.org/") {
+                    Some(at) => href[at + "doi.org/".len()..].to_owned(),
+                    None => href,
+                }
+            })
+        });
+        Some(Paper {
+            id,
+            title: collapse_whitespace(&self.title),
+            summary: collapse_whitespace(&self.summary),
+            authors: self.authors,
+            published: non_empty(self.published.as_deref()),
+            updated: non_empty(self.updated.as_deref()),
+            primary_category: self.primary_category,
+            categories: self.categories,
+            abstract_url,
+            pdf_url,
+            doi,
+            journal_ref: non_empty(self.journal_ref.as_deref()),
+            comment: non_empty(self.comment.as_deref()),
+        })
+    }
+}
+
+/// `http://arxiv.org/abs/hep-ex/0307015v1` → `hep-ex/0307015v1`.
+fn paper_id(entry_id: &str) -> Option<String> {
+    let entry_id = entry_id.trim();
+    let id = match entry_id.find("/abs/") {
+        Some(at) => &entry_id[at + "/abs/".len()..],
+        None => entry_id,
+    };
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
+fn non_empty(text: Option<&str>) -> Option<String> {
+    text.map(collapse_whitespace)
+        .filter(|text| !text.is_empty())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    Atom,
+    OpenSearch,
+    Arxiv,
+    Other,
+}
+
+fn namespace_of(resolved: &ResolveResult<'_>) -> Ns {
+    match resolved {
+        ResolveResult::Bound(ns) if ns.0 == ATOM_NS => Ns::Atom,
+        ResolveResult::Bound(ns) if ns.0 == OPENSEARCH_NS => Ns::OpenSearch,
+        ResolveResult::Bound(ns) if ns.0 == ARXIV_NS => Ns::Arxiv,
+        _ => Ns::Other,
+    }
+}
+
+/// Walks the feed's events, collecting entries.
+#[derive(Default)]
+struct FeedReader {
+    feed: Feed,
+    saw_root: bool,
+    entry: Option<RawEntry>,
+    in_author: bool,
+    text: String,
+}
+
+impl FeedReader {
+    fn start(&mut self, ns: Ns, local: &[u8], element: &BytesStart<'_>) -> Result<(), String> {
+        self.text.clear();
+        if !self.saw_root {
+            self.saw_root = true;
+            if (ns, local) != (Ns::Atom, b"feed".as_slice()) {
+                return Err(format!(
+                    "the root element is <{}>, not an Atom <feed>",
+                    String::from_utf8_lossy(local)
+                ));
+            }
+            return Ok(());
+        }
+        match (ns, local) {
+            (Ns::Atom, b"entry") => self.entry = Some(RawEntry::default()),
+            (Ns::Atom, b"author") => self.in_author = true,
+            _ => {}
+        }
+        let Some(entry) = self.entry.as_mut() else {
+            return Ok(());
+        };
+        match (ns, local) {
+            (Ns::Atom, b"link") => {
+                let mut link = RawLink::default();
+                for (key, value) in attributes(element) {
+                    match key.as_str() {
+                        "href" => link.href = value,
+                        "rel" => link.rel = Some(value),
+                        "type" => link.media_type = Some(value),
+                        "title" => link.title = Some(value),
+                        _ => {}
+                    }
+                }
+                if !link.href.is_empty() {
+                    entry.links.push(link);
+                }
+            }
+            (Ns::Atom, b"category") => {
+                if let Some(term) = attribute(element, "term") {
+                    entry.categories.push(term);
+                }
+            }
+            (Ns::Arxiv, b"primary_category") => {
+                entry.primary_category = attribute(element, "term");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, ns: Ns, local: &[u8]) {
+        let text = std::mem::take(&mut self.text);
+        if (ns, local) == (Ns::OpenSearch, b"totalResults".as_slice()) {
+            self.feed.total_results = text.trim().parse().ok();
+            return;
+        }
+        if (ns, local) == (Ns::Atom, b"entry".as_slice()) {
+            if let Some(entry) = self.entry.take() {
+                self.feed.entries.push(entry);
+            }
+            return;
+        }
+        let in_author = self.in_author;
+        let Some(entry) = self.entry.as_mut() else {
+            return;
+        };
+        match (ns, local) {
+            (Ns::Atom, b"author") => self.in_author = false,
+            (Ns::Atom, b"name") if in_author => {
+                let name = collapse_whitespace(&text);
+                if !name.is_empty() {
+                    entry.authors.push(name);
+                }
+            }
+            (Ns::Atom, b"id") => entry.id = text,
+            (Ns::Atom, b"title") => entry.title = text,
+            (Ns::Atom, b"summary") => entry.summary = text,
+            (Ns::Atom, b"published") => entry.published = Some(text),
+            (Ns::Atom, b"updated") => entry.updated = Some(text),
+            (Ns::Arxiv, b"doi") => entry.doi = Some(text),
+            (Ns::Arxiv, b"journal_ref") => entry.journal_ref = Some(text),
+            (Ns::Arxiv, b"comment") => entry.comment = Some(text),
+            _ => {}
+        }
+    }
+
+    fn push_reference(&mut self, reference: &BytesRef<'_>) {
+        if let Ok(Some(c)) = reference.resolve_char_ref() {
+            self.text.push(c);
+            return;
+        }
+        let name = reference.decode().unwrap_or(Cow::Borrowed(""));
+        match quick_xml::escape::resolve_predefined_entity(&name) {
+            Some(resolved) => self.text.push_str(resolved),
+            // An undeclared entity (HTML's &nbsp; in a summary): keep it visible, not fatal.
+            None => {
+                self.text.push('&');
+                self.text.push_str(&name);
+                self.text.push(';');
+            }
+        }
+    }
+}
+
+fn attributes(element: &BytesStart<'_>) -> Vec<(String, String)> {
+    element
+        .attributes()
+        .with_checks(false)
+        .flatten()
+        .map(|attr| {
+            let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned();
+            let value = match attr.unescape_value() {
+                Ok(value) => value.into_owned(),
+                Err(_) => String::from_utf8_lossy(&attr.value).into_owned(),
+            };
+            (key, value)
+        })
+        .collect()
+}
+
+fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
+    attributes(element)
+        .into_iter()
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// Parses an arXiv Atom feed. Errors describe why the body is not one.
+fn parse_feed(body: &str) -> Result<Feed, String> {
+    let mut reader = NsReader::from_str(body);
+    let mut state = FeedReader::default();
+    loop {
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok((resolved, event)) => (namespace_of(&resolved), event),
+            Err(e) => {
+                return Err(format!(
+                    "malformed XML at byte {}: {e}",
+                    reader.buffer_position()
+                ))
+            }
+        };
+        match event {
+            Event::Start(element) => state.start(ns, element.local_name().as_ref(), &element)?,
+            Event::Empty(element) => {
+                state.start(ns, element.local_name().as_ref(), &element)?;
+                state.end(ns, element.local_name().as_ref());
+            }
+            Event::End(element) => state.end(ns, element.local_name().as_ref()),
+            Event::Text(text) => {
+                let text = text
+                    .decode()
+                    .map_err(|e| format!("undecodable text: {e}"))?;
+                state.text.push_str(&text);
+            }
+            Event::CData(data) => {
+                let data = data
+                    .decode()
+                    .map_err(|e| format!("undecodable CDATA: {e}"))?;
+                state.text.push_str(&data);
+            }
+            Event::GeneralRef(reference) => state.push_reference(&reference),
+            Event::Eof => break,
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+    }
+    if !state.saw_root {
+        return Err("no XML element in the body".to_owned());
+    }
+    Ok(state.feed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_becomes_anded_all_terms() {
+        assert_eq!(
+            search_query("Quantum computing").as_deref(),
+            Some("all:quantum+AND+all:computing")
+        );
+        assert_eq!(
+            search_query("dark matter OR (energy)").as_deref(),
+            Some("all:dark+AND+all:matter+AND+all:energy")
+        );
+        assert_eq!(search_query("!!! ???"), None);
+    }
+
+    #[test]
+    fn ids_lose_the_url_and_keep_the_version() {
+        assert_eq!(
+            paper_id("http://arxiv.org/abs/hep-ex/0307015v1").as_deref(),
+            Some("hep-ex/0307015v1")
+        );
+        assert_eq!(
+            paper_id("https://arxiv.org/abs/2206.06921v3").as_deref(),
+            Some("2206.06921v3")
+        );
+    }
+
+    #[test]
+    fn an_html_page_is_not_a_feed() {
+        let error = parse_feed("<!DOCTYPE html><html><body>Oops</body></html>").unwrap_err();
+        assert!(error.contains("<html>"), "{error}");
+    }
+}

@@ -1,0 +1,477 @@
+//! The upstream sources of `POST /api/v1/data`.
+//!
+//! Owns `SourceKind` (names, aliases, catalogue text), `SourceError` (per-source failure with a
+//! stable code) and `Sources`: the per-container state built once from `SourceSettings` — one
+//! HTTP client, one cache per source, per-source politeness (minimum interval, one connection at
+//! a time, back-off after 429) and per-source counters — plus `gather`, which runs the requested
+//! sources concurrently, each under its own timeout. Each upstream lives in its own submodule.
+
+mod arxiv;
+mod curiosity;
+mod news;
+mod settings;
+mod upstream;
+mod weather;
+mod wiki;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::future::join_all;
+use moka::future::Cache;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::aggregate::{Gathered, SourceFailure, SourceOutcome, SourceSuccess};
+use crate::request::DataRequest;
+
+pub use settings::{
+    ApiKey, CacheTtls, NewsProvider, SettingsError, SourceSettings, DEFAULT_USER_AGENT,
+};
+use upstream::Gate;
+
+/// One of the five sources a client can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    Wiki,
+    Arxiv,
+    News,
+    Weather,
+    Curiosity,
+}
+
+impl SourceKind {
+    /// Every source, in the order used when a request names none.
+    pub const ALL: [SourceKind; 5] = [
+        SourceKind::Wiki,
+        SourceKind::Arxiv,
+        SourceKind::News,
+        SourceKind::Weather,
+        SourceKind::Curiosity,
+    ];
+
+    /// The canonical short name (`wiki`, `arxiv`, `news`, `weather`, `curiosity`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Wiki => "wiki",
+            SourceKind::Arxiv => "arxiv",
+            SourceKind::News => "news",
+            SourceKind::Weather => "weather",
+            SourceKind::Curiosity => "curiosity",
+        }
+    }
+
+    /// The key used in the comprehensive response body.
+    pub fn long_name(self) -> &'static str {
+        match self {
+            SourceKind::Wiki => "wikipedia",
+            other => other.as_str(),
+        }
+    }
+
+    /// Other accepted spellings.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            SourceKind::Wiki => &["wikipedia"],
+            SourceKind::Weather => &["climate"],
+            SourceKind::Curiosity => &["kb"],
+            SourceKind::Arxiv | SourceKind::News => &[],
+        }
+    }
+
+    /// Parses a source name or alias, ignoring case and surrounding whitespace.
+    pub fn parse(name: &str) -> Option<SourceKind> {
+        let name = name.trim().to_ascii_lowercase();
+        SourceKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name || kind.aliases().contains(&name.as_str()))
+    }
+
+    /// Human name of the upstream, used in error messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            SourceKind::Wiki => "Wikipedia",
+            SourceKind::Arxiv => "arXiv",
+            SourceKind::News => "the news provider",
+            SourceKind::Weather => "Open-Meteo",
+            SourceKind::Curiosity => "the knowledge base",
+        }
+    }
+
+    /// What a successful `data` value holds, for the catalogue.
+    pub fn returns(self) -> &'static str {
+        match self {
+            SourceKind::Wiki => "the summary of the best-matching Wikipedia article: title, description, extract, thumbnail, page URL, type, and whether it is a disambiguation page",
+            SourceKind::Arxiv => "up to maxResults arXiv papers by relevance: id, title, summary, authors, dates, categories, abstract/PDF URLs, DOI, journal reference, comment",
+            SourceKind::News => "up to maxResults recent articles (GDELT: last 7 days, newest first): title, URL, domain, language, country, time seen, image",
+            SourceKind::Weather => "current conditions at the place named by the query: place, coordinates, temperature, humidity, wind, precipitation, WMO weather code and meaning, local time",
+            SourceKind::Curiosity => "up to maxResults well-known facts from a built-in knowledge base (biology, physics, medicine, artificial intelligence, environment)",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            SourceKind::Wiki => 0,
+            SourceKind::Arxiv => 1,
+            SourceKind::News => 2,
+            SourceKind::Weather => 3,
+            SourceKind::Curiosity => 4,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SourceKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Why one source produced no data. The message is safe to show to clients: it describes the
+/// upstream's answer, never our internals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("{0}")]
+    Upstream(String),
+    #[error("{0}")]
+    BadResponse(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+}
+
+impl SourceError {
+    /// Stable machine-readable code for `failedSources[].code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SourceError::Timeout(_) => "timeout",
+            SourceError::RateLimited(_) => "rate_limited",
+            SourceError::Upstream(_) => "upstream_error",
+            SourceError::BadResponse(_) => "bad_response",
+            SourceError::NotFound(_) => "not_found",
+            SourceError::InvalidQuery(_) => "invalid_query",
+        }
+    }
+}
+
+/// Building `Sources` failed (the HTTP client could not be created).
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the HTTP client for the upstream sources: {0}")]
+pub struct SourcesInitError(#[from] reqwest::Error);
+
+/// Counters of one source, updated lock-free from concurrent requests.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    cache_hits: AtomicU64,
+    upstream_calls: AtomicU64,
+    upstream_latency_ms: AtomicU64,
+}
+
+/// Serializable snapshot of one source's counters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStats {
+    pub source: SourceKind,
+    /// Times this source was asked for (cache hits included).
+    pub requests: u64,
+    /// Times it ended as a failure.
+    pub errors: u64,
+    pub cache_hits: u64,
+    /// cache_hits / requests, 0 when there were no requests.
+    pub hit_rate: f64,
+    /// Mean latency of the requests that were not served from the cache.
+    pub mean_latency_ms: f64,
+    /// Seconds left before a back-off ordered by the upstream ends, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backed_off_for_seconds: Option<u64>,
+}
+
+/// One catalogue entry (`?action=sources`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceDescription {
+    pub name: &'static str,
+    pub long_name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub upstream: String,
+    pub cache_ttl_seconds: u64,
+    pub returns: &'static str,
+}
+
+/// The per-container state of all sources. Build it once (cold start) and share it.
+pub struct Sources {
+    settings: SourceSettings,
+    client: reqwest::Client,
+    caches: [Cache<String, Value>; 5],
+    gates: [Gate; 5],
+    counters: [Counters; 5],
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sources {
+    /// Builds the client, caches and politeness gates.
+    pub fn new(settings: SourceSettings) -> Result<Sources, SourcesInitError> {
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .connect_timeout(settings.source_timeout.min(Duration::from_secs(2)))
+            // A safety net only: each source runs under its own, usually tighter, deadline.
+            .timeout(settings.request_deadline)
+            // Wikipedia answers 301 for non-normalized titles and 302 for redirect pages.
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()?;
+        let caches = SourceKind::ALL.map(|kind| {
+            Cache::builder()
+                .max_capacity(settings.cache_max_entries)
+                .time_to_live(settings.cache_ttl.for_kind(kind))
+                .build()
+        });
+        let gates = SourceKind::ALL.map(|kind| match kind {
+            // arXiv terms of use: one request every 3 s, one connection at a time.
+            SourceKind::Arxiv => Gate::new(Some(settings.arxiv_min_interval), true),
+            SourceKind::News if settings.news_provider == NewsProvider::Gdelt => {
+                Gate::new(Some(settings.gdelt_min_interval), false)
+            }
+            _ => Gate::new(None, false),
+        });
+        Ok(Sources {
+            settings,
+            client,
+            caches,
+            gates,
+            counters: Default::default(),
+        })
+    }
+
+    pub fn settings(&self) -> &SourceSettings {
+        &self.settings
+    }
+
+    /// Runs the requested sources concurrently. Each gets `source_timeout`, none outlives
+    /// `request_deadline`, so the whole takes about as long as the slowest source.
+    pub async fn gather(&self, request: &DataRequest) -> Gathered {
+        let started = Instant::now();
+        let budget = self
+            .settings
+            .source_timeout
+            .min(self.settings.request_deadline);
+        let outcomes = join_all(
+            request
+                .sources
+                .iter()
+                .map(|&kind| self.run_source(kind, request, started + budget, budget)),
+        )
+        .await;
+        Gathered {
+            query: request.query.clone(),
+            mode: request.mode,
+            sources: request.sources.clone(),
+            outcomes,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn run_source(
+        &self,
+        kind: SourceKind,
+        request: &DataRequest,
+        deadline: Instant,
+        budget: Duration,
+    ) -> SourceOutcome {
+        let started = Instant::now();
+        let counters = &self.counters[kind.index()];
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        let cache = &self.caches[kind.index()];
+        let key = cache_key(kind, request);
+
+        if let Some(data) = cache.get(&key).await {
+            counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return SourceOutcome::Success(SourceSuccess {
+                source: kind,
+                data,
+                from_cache: true,
+                latency_ms: millis(started.elapsed()),
+            });
+        }
+
+        let result = match tokio::time::timeout_at(deadline, self.fetch(kind, request)).await {
+            Ok(result) => result,
+            Err(_) => Err(SourceError::Timeout(format!(
+                "{} did not answer within {} ms",
+                kind.display_name(),
+                budget.as_millis()
+            ))),
+        };
+        let latency_ms = millis(started.elapsed());
+        counters.upstream_calls.fetch_add(1, Ordering::Relaxed);
+        counters
+            .upstream_latency_ms
+            .fetch_add(latency_ms, Ordering::Relaxed);
+
+        match result {
+            Ok(data) => {
+                // Only successes are cached: a failure should be retried on the next request.
+                cache.insert(key, data.clone()).await;
+                SourceOutcome::Success(SourceSuccess {
+                    source: kind,
+                    data,
+                    from_cache: false,
+                    latency_ms,
+                })
+            }
+            Err(error) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(source = %kind, code = error.code(), error = %error, latency_ms, "source failed");
+                SourceOutcome::Failure(SourceFailure {
+                    source: kind,
+                    error: error.to_string(),
+                    code: error.code(),
+                })
+            }
+        }
+    }
+
+    async fn fetch(&self, kind: SourceKind, request: &DataRequest) -> Result<Value, SourceError> {
+        let max = usize::from(request.max_results);
+        let query = request.query.as_str();
+        match kind {
+            SourceKind::Wiki => to_value(wiki::fetch(self, query).await?),
+            SourceKind::Arxiv => to_value(arxiv::fetch(self, query, max).await?),
+            SourceKind::News => to_value(news::fetch(self, query, max).await?),
+            SourceKind::Weather => to_value(weather::fetch(self, query).await?),
+            SourceKind::Curiosity => to_value(curiosity::search(query, max)),
+        }
+    }
+
+    /// A snapshot of every source's counters.
+    pub fn stats(&self) -> Vec<SourceStats> {
+        SourceKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let counters = &self.counters[kind.index()];
+                let requests = counters.requests.load(Ordering::Relaxed);
+                let cache_hits = counters.cache_hits.load(Ordering::Relaxed);
+                let upstream_calls = counters.upstream_calls.load(Ordering::Relaxed);
+                let latency = counters.upstream_latency_ms.load(Ordering::Relaxed);
+                SourceStats {
+                    source: kind,
+                    requests,
+                    errors: counters.errors.load(Ordering::Relaxed),
+                    cache_hits,
+                    hit_rate: ratio(cache_hits, requests),
+                    mean_latency_ms: ratio(latency, upstream_calls),
+                    backed_off_for_seconds: self.gates[kind.index()]
+                        .backed_off_for()
+                        .map(|left| left.as_secs().max(1)),
+                }
+            })
+            .collect()
+    }
+
+    /// Empties every cache (admin action); the next request of each kind goes upstream.
+    pub fn clear_caches(&self) {
+        for cache in &self.caches {
+            cache.invalidate_all();
+        }
+    }
+
+    /// The source catalogue, with the upstreams and TTLs actually configured.
+    pub fn catalogue(&self) -> Vec<SourceDescription> {
+        SourceKind::ALL
+            .into_iter()
+            .map(|kind| SourceDescription {
+                name: kind.as_str(),
+                long_name: kind.long_name(),
+                aliases: kind.aliases(),
+                upstream: self.settings.upstream_of(kind),
+                cache_ttl_seconds: self.settings.cache_ttl.for_kind(kind).as_secs(),
+                returns: kind.returns(),
+            })
+            .collect()
+    }
+
+    fn gate(&self, kind: SourceKind) -> &Gate {
+        &self.gates[kind.index()]
+    }
+
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// The cache key: the normalized query, plus `maxResults` for sources whose answer is a list
+/// of that length (a summary or the weather does not depend on it).
+fn cache_key(kind: SourceKind, request: &DataRequest) -> String {
+    let normalized = request.query.normalized();
+    match kind {
+        SourceKind::Wiki | SourceKind::Weather => normalized,
+        SourceKind::Arxiv | SourceKind::News | SourceKind::Curiosity => {
+            format!("{normalized}\u{1f}{}", request.max_results)
+        }
+    }
+}
+
+fn to_value<T: Serialize>(data: T) -> Result<Value, SourceError> {
+    serde_json::to_value(data)
+        .map_err(|e| SourceError::BadResponse(format!("could not encode the result: {e}")))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn ratio(numerator: u64, denominator: u64) -> f64 {
+    if denominator == 0 {
+        0.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
+}
+
+/// Collapses runs of whitespace (including newlines from hard-wrapped text) to single spaces.
+pub(crate) fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases_parse_case_insensitively() {
+        assert_eq!(SourceKind::parse("WikiPedia"), Some(SourceKind::Wiki));
+        assert_eq!(SourceKind::parse(" climate "), Some(SourceKind::Weather));
+        assert_eq!(SourceKind::parse("KB"), Some(SourceKind::Curiosity));
+        assert_eq!(SourceKind::parse("arxiv"), Some(SourceKind::Arxiv));
+        assert_eq!(SourceKind::parse("google"), None);
+        for kind in SourceKind::ALL {
+            assert_eq!(SourceKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(SourceKind::ALL[kind.index()], kind);
+        }
+    }
+
+    #[test]
+    fn long_names_are_the_comprehensive_keys() {
+        let long: Vec<_> = SourceKind::ALL.iter().map(|k| k.long_name()).collect();
+        assert_eq!(long, ["wikipedia", "arxiv", "news", "weather", "curiosity"]);
+    }
+}

@@ -1,0 +1,248 @@
+//! The HTTP exchange shared by the networked sources, and per-source politeness.
+//!
+//! Owns `Gate` (back-off ordered by the upstream, minimum interval between calls, one
+//! connection at a time) and `Sources::send`, which passes every upstream call through its
+//! source's gate and turns 429 into a back-off. Bodies come back as text, undecoded: several
+//! upstreams answer errors in plain text, so each source checks the body before parsing it.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::{SourceError, SourceKind, Sources};
+
+/// An upstream answer: status and the body decoded as UTF-8 (lossily, so a
+/// stray invalid byte does not cost the whole answer).
+#[derive(Debug, Clone)]
+pub(crate) struct Fetched {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+impl Fetched {
+    /// The body with a possible byte-order mark and surrounding whitespace removed.
+    pub fn trimmed_body(&self) -> &str {
+        self.body.trim_start_matches('\u{feff}').trim()
+    }
+
+    /// True when the body looks like a JSON object or array. Upstreams sometimes answer plain
+    /// text or HTML with a JSON content type (and vice versa), so the body decides, not the header.
+    pub fn looks_like_json(&self) -> bool {
+        matches!(self.trimmed_body().as_bytes().first(), Some(b'{' | b'['))
+    }
+
+    /// A short, single-line excerpt of the body for error messages.
+    pub fn excerpt(&self) -> String {
+        let collapsed = super::collapse_whitespace(self.trimmed_body());
+        const LIMIT: usize = 200;
+        if collapsed.chars().count() <= LIMIT {
+            collapsed
+        } else {
+            let mut short: String = collapsed.chars().take(LIMIT).collect();
+            short.push('…');
+            short
+        }
+    }
+
+    /// The standard failure for a non-2xx answer whose body has nothing more useful to say.
+    pub fn status_error(&self, kind: SourceKind) -> SourceError {
+        let excerpt = self.excerpt();
+        if excerpt.is_empty() || excerpt.starts_with('<') {
+            SourceError::Upstream(format!(
+                "{} answered HTTP {}",
+                kind.display_name(),
+                self.status.as_u16()
+            ))
+        } else {
+            SourceError::Upstream(format!(
+                "{} answered HTTP {}: {excerpt}",
+                kind.display_name(),
+                self.status.as_u16()
+            ))
+        }
+    }
+}
+
+/// Politeness state of one source.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    min_interval: Option<Duration>,
+    /// Earliest instant the next call may start (reserved by the previous caller).
+    next_allowed: Mutex<Option<Instant>>,
+    /// Until when the upstream asked us to stay away.
+    backoff_until: Mutex<Option<Instant>>,
+    /// One connection at a time (arXiv), held for the whole exchange.
+    single_connection: Option<Semaphore>,
+}
+
+impl Gate {
+    pub fn new(min_interval: Option<Duration>, single_connection: bool) -> Gate {
+        Gate {
+            min_interval,
+            next_allowed: Mutex::new(None),
+            backoff_until: Mutex::new(None),
+            single_connection: single_connection.then(|| Semaphore::new(1)),
+        }
+    }
+
+    /// Time left on a back-off, if one is running.
+    pub fn backed_off_for(&self) -> Option<Duration> {
+        let until = (*lock(&self.backoff_until))?;
+        let now = Instant::now();
+        (until > now).then(|| until - now)
+    }
+
+    pub fn back_off(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        let mut current = lock(&self.backoff_until);
+        if current.is_none_or(|existing| existing < until) {
+            *current = Some(until);
+        }
+    }
+
+    /// Reserves the next slot allowed by the minimum interval. Returns the instant to start at,
+    /// or the wait needed when it exceeds `max_wait` (then nothing is reserved).
+    fn reserve(&self, max_wait: Duration) -> Result<Instant, Duration> {
+        let now = Instant::now();
+        let Some(interval) = self.min_interval else {
+            return Ok(now);
+        };
+        let mut next = lock(&self.next_allowed);
+        let start = next.map_or(now, |next| next.max(now));
+        let wait = start - now;
+        if wait > max_wait {
+            return Err(wait);
+        }
+        *next = Some(start + interval);
+        Ok(start)
+    }
+}
+
+/// Locks a mutex that only guards plain data; a poisoned lock still holds a usable value.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Sources {
+    /// Sends one upstream request through `kind`'s gate.
+    ///
+    /// Fails with `rate_limited` without calling the upstream while a back-off runs, or when
+    /// the minimum interval would need a wait longer than half the source's timeout (the other
+    /// half is left for the exchange itself). A 429 (or a 503 with `Retry-After`) starts a
+    /// back-off. Any other status is returned for the source to interpret.
+    pub(crate) async fn send(
+        &self,
+        kind: SourceKind,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Fetched, SourceError> {
+        let gate = self.gate(kind);
+        if let Some(left) = gate.backed_off_for() {
+            return Err(backing_off(kind, left));
+        }
+        let _connection = match &gate.single_connection {
+            Some(semaphore) => Some(semaphore.acquire().await.map_err(|_| {
+                SourceError::Upstream(format!("{} is shutting down", kind.display_name()))
+            })?),
+            None => None,
+        };
+        let start = gate
+            .reserve(self.settings.source_timeout / 2)
+            .map_err(|wait| {
+                SourceError::RateLimited(format!(
+                    "{} allows one request every {} s; the next slot is {} ms away, try again shortly",
+                    kind.display_name(),
+                    gate.min_interval.unwrap_or_default().as_secs(),
+                    wait.as_millis()
+                ))
+            })?;
+        tokio::time::sleep_until(start).await;
+
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(kind, &e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::SERVICE_UNAVAILABLE && headers.contains_key(RETRY_AFTER))
+        {
+            let duration = self.backoff_duration(&headers);
+            gate.back_off(duration);
+            tracing::warn!(source = %kind, status = status.as_u16(), backoff_s = duration.as_secs(), "upstream asked us to slow down");
+            return Err(SourceError::RateLimited(format!(
+                "{} answered HTTP {} (too many requests); not calling it again for {} s",
+                kind.display_name(),
+                status.as_u16(),
+                duration.as_secs()
+            )));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(kind, &e))?;
+        Ok(Fetched {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    /// Starts a back-off without an HTTP 429 (GDELT's 200 "Please limit requests" sentence).
+    pub(crate) fn back_off(&self, kind: SourceKind) -> Duration {
+        let duration = self.settings.default_backoff.min(self.settings.max_backoff);
+        self.gate(kind).back_off(duration);
+        duration
+    }
+
+    /// `Retry-After` in seconds or as an HTTP date, bounded; the default when absent or unusable.
+    fn backoff_duration(&self, headers: &HeaderMap) -> Duration {
+        let requested = headers
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .and_then(|value| {
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .map(Duration::from_secs)
+                    .or_else(|| {
+                        let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+                        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                            .to_std()
+                            .ok()
+                    })
+            });
+        requested
+            .unwrap_or(self.settings.default_backoff)
+            .min(self.settings.max_backoff)
+    }
+}
+
+fn backing_off(kind: SourceKind, left: Duration) -> SourceError {
+    SourceError::RateLimited(format!(
+        "{} asked us to slow down; not calling it for another {} s",
+        kind.display_name(),
+        left.as_secs().max(1)
+    ))
+}
+
+fn transport_error(kind: SourceKind, error: &reqwest::Error) -> SourceError {
+    if error.is_timeout() {
+        SourceError::Timeout(format!("{} did not answer in time", kind.display_name()))
+    } else if error.is_redirect() {
+        SourceError::Upstream(format!("{} redirected too many times", kind.display_name()))
+    } else if error.is_connect() {
+        SourceError::Upstream(format!("could not connect to {}", kind.display_name()))
+    } else {
+        tracing::debug!(source = %kind, error = %error, "transport error");
+        SourceError::Upstream(format!(
+            "the connection to {} failed while exchanging the request",
+            kind.display_name()
+        ))
+    }
+}
