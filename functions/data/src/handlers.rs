@@ -1,0 +1,272 @@
+//! The data function's HTTP layer: `POST /api/v1/data` metered (authenticate, validate, count,
+//! gather, refund if we failed, record), and the status/admin routes.
+use harmonic_shared::auth::Caller;
+use harmonic_shared::domain::rfc3339;
+use harmonic_shared::http::{
+    api_path, body_bytes, client_ip, json_response, method_not_allowed, path_segments,
+    query_param, respond, route_not_found,
+};
+use harmonic_shared::lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use harmonic_shared::lambda_http::{Body, Request, Response};
+use harmonic_shared::metering::{response_time_header, Charge, QuotaState};
+use harmonic_shared::store::UsageEvent;
+use harmonic_shared::{ApiError, App};
+use serde_json::json;
+use std::time::Instant;
+
+use crate::request::DataRequest;
+use crate::sources::Sources;
+
+/// What a data container builds once: the shared app and the sources (HTTP client, caches).
+pub struct DataApp {
+    pub app: App,
+    pub sources: Sources,
+    started: Instant,
+}
+
+impl DataApp {
+    pub fn new(app: App, sources: Sources) -> Self {
+        Self {
+            app,
+            sources,
+            started: Instant::now(),
+        }
+    }
+}
+
+const ENDPOINT: &str = "/api/v1/data";
+
+/// One request in, one response out: every error becomes its JSON response here.
+pub async fn handle(state: &DataApp, request: Request) -> Response<Body> {
+    let started = Instant::now();
+    let path = api_path(&request);
+    let method = request.method().clone();
+    let mut response = match path_segments(&path).as_slice() {
+        ["data"] => match method {
+            Method::POST => query(state, &request, started).await,
+            Method::GET => respond(status_routes(state, &request).await),
+            Method::DELETE => respond(clear_cache(state, &request).await),
+            Method::OPTIONS => options(&state.app),
+            _ => method_not_allowed(&method, "GET, POST, DELETE, OPTIONS").into_response(),
+        },
+        _ => route_not_found(&path).into_response(),
+    };
+    let (name, value) = response_time_header(started);
+    response.headers_mut().insert(name, value);
+    tracing::info!(
+        function = "data",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        "request"
+    );
+    response
+}
+
+/// `POST /api/v1/data`.
+async fn query(state: &DataApp, request: &Request, started: Instant) -> Response<Body> {
+    let app = &state.app;
+    // 1. Who is calling (warm: no I/O; cold: one read and bcrypt). 401 is not counted.
+    let caller = match app
+        .identify_metered(request.headers(), client_ip(request))
+        .await
+    {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    // 2. Validate before counting: a 4xx for bad input is free.
+    let bytes = match body_bytes(request) {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
+    let data_request = match DataRequest::parse(bytes) {
+        Ok(parsed) => parsed,
+        Err(error) => return ApiError::BadRequest(error.message().to_owned()).into_response(),
+    };
+    // 3. Count it, or refuse at the limit: one conditional update.
+    let charge = match app.charge(&caller).await {
+        Ok(charge) => charge,
+        Err(refusal) => {
+            let exceeded = matches!(refusal.error, ApiError::QuotaExceeded { .. });
+            let mut response = refusal.error.into_response();
+            if let Some(quota) = refusal.state {
+                add_quota_headers(&mut response, &quota, app, exceeded);
+            }
+            return response;
+        }
+    };
+    // 4. Gather; the response is ready when the slowest source answers or times out.
+    let gathered = state.sources.gather(&data_request).await;
+    let now = app.clock.now();
+    let (status, body) = if gathered.all_failed() {
+        let failures: Vec<_> = gathered.failures().collect();
+        (
+            StatusCode::BAD_GATEWAY,
+            json!({
+                "success": false,
+                "error": "every requested source failed; this request was not charged",
+                "failedSources": failures,
+                "timestamp": rfc3339(now),
+            }),
+        )
+    } else {
+        (StatusCode::OK, gathered.to_body_at(now))
+    };
+    let mut quota = charge.state.clone();
+    if status.is_server_error() {
+        // We failed the request: the customer does not pay for it.
+        app.refund(&charge).await;
+        quota.used = quota.used.saturating_sub(1);
+    }
+    let mut response = json_response(status, &body);
+    add_quota_headers(&mut response, &quota, app, false);
+    let names: Vec<&str> = data_request.sources.iter().map(|s| s.as_str()).collect();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&names.join(",")) {
+        headers.insert(HeaderName::from_static("x-data-sources"), value);
+    }
+    headers.insert(
+        HeaderName::from_static("x-query-mode"),
+        HeaderValue::from_static(data_request.mode.as_str()),
+    );
+    record(app, &charge, &data_request, status, bytes.len(), &response, started).await;
+    response
+}
+
+fn add_quota_headers(response: &mut Response<Body>, quota: &QuotaState, app: &App, exceeded: bool) {
+    let headers = response.headers_mut();
+    for (name, value) in quota.headers(app.clock.now(), exceeded) {
+        headers.insert(name, value);
+    }
+}
+
+async fn record(
+    app: &App,
+    charge: &Charge,
+    data_request: &DataRequest,
+    status: StatusCode,
+    bytes_in: usize,
+    response: &Response<Body>,
+    started: Instant,
+) {
+    let bytes_out = match response.body() {
+        Body::Text(text) => text.len(),
+        Body::Binary(bytes) => bytes.len(),
+        _ => 0,
+    };
+    let event = UsageEvent {
+        timestamp: rfc3339(app.clock.now()),
+        endpoint: ENDPOINT.to_owned(),
+        method: "POST".to_owned(),
+        sources: data_request
+            .sources
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        response_time: (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
+        status: status.as_u16(),
+        bytes_in: bytes_in as u64,
+        bytes_out: bytes_out as u64,
+        key_id: charge.key_id.as_ref().map(|id| id.to_string()),
+    };
+    app.record(charge, event).await;
+}
+
+async fn require_admin(app: &App, request: &Request) -> Result<(), ApiError> {
+    match app.auth.authenticate(request.headers(), app.clock.now()).await? {
+        Caller::Admin => Ok(()),
+        Caller::Anonymous => Err(ApiError::Unauthorized(
+            "this action needs Authorization: Bearer <admin token>".into(),
+        )),
+        Caller::Holder { .. } => Err(ApiError::Forbidden(
+            "this action is for the administrator only".into(),
+        )),
+    }
+}
+
+/// `GET /api/v1/data?action=status|sources|health|stats`.
+async fn status_routes(state: &DataApp, request: &Request) -> Result<Response<Body>, ApiError> {
+    let action = query_param(request, "action").unwrap_or_else(|| "status".to_owned());
+    let body = match action.as_str() {
+        "status" | "health" => json!({
+            "status": "ok",
+            "service": "HARMONIC API — data",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptimeSeconds": state.started.elapsed().as_secs(),
+            "demoMode": state.app.config.demo_mode,
+            "sources": state.sources.catalogue().iter().map(|s| s.name).collect::<Vec<_>>(),
+            "timestamp": rfc3339(state.app.clock.now()),
+        }),
+        "sources" => json!({ "sources": state.sources.catalogue() }),
+        "stats" => {
+            require_admin(&state.app, request).await?;
+            json!({ "sources": state.sources.stats(), "uptimeSeconds": state.started.elapsed().as_secs() })
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown action {:?}; use status, sources, health or stats",
+                harmonic_shared::domain::truncate_for_message(other)
+            )))
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `DELETE /api/v1/data?action=cache` (admin): empties this container's source caches.
+async fn clear_cache(state: &DataApp, request: &Request) -> Result<Response<Body>, ApiError> {
+    match query_param(request, "action").as_deref() {
+        Some("cache") => {}
+        _ => {
+            return Err(ApiError::BadRequest(
+                "DELETE /api/v1/data needs ?action=cache".into(),
+            ))
+        }
+    }
+    require_admin(&state.app, request).await?;
+    state.sources.clear_caches();
+    let cleared: Vec<&str> = state.sources.catalogue().iter().map(|s| s.name).collect();
+    tracing::info!("source caches cleared by admin");
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "success": true, "cleared": cleared }),
+    ))
+}
+
+/// `OPTIONS /api/v1/data`: authentication, quotas, sources, examples and headers.
+fn options(app: &App) -> Response<Body> {
+    let documentation = json!({
+        "service": "HARMONIC API — data",
+        "endpoint": "POST /api/v1/data",
+        "authentication": {
+            "apiKey": "X-API-Key: hm_<32 letters and digits>",
+            "demoMode": if app.config.demo_mode { "on: requests without a key are served with the Free quota per client IP (X-Demo-Mode: true)" } else { "off: a key is required" }
+        },
+        "quotas": {
+            "free": app.config.free_monthly_quota,
+            "pro": app.config.pro_monthly_quota,
+            "enterprise": "unlimited",
+            "period": "calendar month, UTC; resets 00:00 UTC on the 1st"
+        },
+        "request": {
+            "query": "1-500 characters (required)",
+            "sources": "\"wiki\" | [\"wiki\", \"arxiv\"] | absent (all): wiki (wikipedia), arxiv, news, weather (climate), curiosity (kb)",
+            "mode": "single (default) | comprehensive",
+            "maxResults": "1..20 (default 5)"
+        },
+        "examples": [
+            {"query": "quantum computing", "sources": "wiki"},
+            {"query": "artificial intelligence", "sources": ["wiki", "arxiv"]},
+            {"query": "climate change", "sources": ["arxiv", "news", "weather"]},
+            {"query": "artificial intelligence", "mode": "comprehensive"}
+        ],
+        "responseHeaders": ["X-RateLimit-Limit", "X-RateLimit-Used", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After (429)", "X-User-Id", "X-Response-Time", "X-Demo-Mode", "X-Data-Sources", "X-Query-Mode"],
+        "statuses": {"200": "at least one source answered", "400": "bad body (not charged)", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged)", "503": "storage unavailable, retry"},
+        "otherRoutes": ["GET /api/v1/data?action=status|sources|health", "GET /api/v1/data?action=stats (admin)", "DELETE /api/v1/data?action=cache (admin)"]
+    });
+    let mut response = json_response(StatusCode::OK, &documentation);
+    response.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    response
+}
