@@ -211,6 +211,34 @@ async fn a_repeated_query_is_served_from_the_cache_by_normalized_key() {
 }
 
 #[tokio::test]
+async fn concurrent_identical_requests_share_one_upstream_call() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/rest_v1/page/summary/Berlin"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(
+                    r#"{"type":"standard","title":"Berlin","extract":"Capital."}"#,
+                    "application/json",
+                )
+                .set_delay(Duration::from_millis(200)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sources = Sources::new(settings(&server)).unwrap();
+    let request = request(json!({"query": "Berlin", "sources": "wiki"}));
+
+    let (a, b) = tokio::join!(sources.gather(&request), sources.gather(&request));
+
+    let (a, b) = (a.successes().next().unwrap(), b.successes().next().unwrap());
+    assert_eq!(a.data, b.data);
+    assert!(
+        a.from_cache != b.from_cache,
+        "exactly one of them called Wikipedia"
+    );
+}
+
+#[tokio::test]
 async fn failures_are_not_cached() {
     let server = MockServer::start().await;
     Mock::given(path("/api/rest_v1/page/summary/Berlin"))
