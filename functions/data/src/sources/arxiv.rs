@@ -252,6 +252,8 @@ fn namespace_of(resolved: &ResolveResult<'_>) -> Ns {
 struct FeedReader {
     feed: Feed,
     saw_root: bool,
+    /// Open elements; non-zero at the end of the body means it was cut short.
+    depth: usize,
     entry: Option<RawEntry>,
     in_author: bool,
     text: String,
@@ -398,12 +400,18 @@ fn parse_feed(body: &str) -> Result<Feed, String> {
             }
         };
         match event {
-            Event::Start(element) => state.start(ns, element.local_name().as_ref(), &element)?,
+            Event::Start(element) => {
+                state.depth += 1;
+                state.start(ns, element.local_name().as_ref(), &element)?;
+            }
             Event::Empty(element) => {
                 state.start(ns, element.local_name().as_ref(), &element)?;
                 state.end(ns, element.local_name().as_ref());
             }
-            Event::End(element) => state.end(ns, element.local_name().as_ref()),
+            Event::End(element) => {
+                state.depth = state.depth.saturating_sub(1);
+                state.end(ns, element.local_name().as_ref());
+            }
             Event::Text(text) => {
                 let text = text
                     .decode()
@@ -423,6 +431,9 @@ fn parse_feed(body: &str) -> Result<Feed, String> {
     }
     if !state.saw_root {
         return Err("no XML element in the body".to_owned());
+    }
+    if state.depth > 0 {
+        return Err("the feed ends before its closing tags (truncated body)".to_owned());
     }
     Ok(state.feed)
 }

@@ -124,7 +124,7 @@ pub fn search(query: &str, max_results: usize) -> CuriosityResults {
         .filter(|candidate| candidate.score > 0)
         .collect();
     // Stable sort: equal scores keep the knowledge base's order.
-    matches.sort_by(|a, b| b.score.cmp(&a.score));
+    matches.sort_by_key(|candidate| std::cmp::Reverse(candidate.score));
     matches.truncate(max_results);
 
     let hint = matches.is_empty().then(|| {

@@ -303,18 +303,15 @@ impl Sources {
         let cache = &self.caches[kind.index()];
         let key = cache_key(kind, request);
 
-        if let Some(data) = cache.get(&key).await {
-            counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-            return SourceOutcome::Success(SourceSuccess {
-                source: kind,
-                data,
-                from_cache: true,
-                latency_ms: millis(started.elapsed()),
-            });
-        }
-
-        let result = match tokio::time::timeout_at(deadline, self.fetch(kind, request)).await {
-            Ok(result) => result,
+        // One entry API for hits and misses: concurrent misses on the same key share a single
+        // upstream call (which matters for arXiv's and GDELT's one-call-per-interval rules), and
+        // an `Err` is handed to every waiter without being cached.
+        let lookup = cache
+            .entry(key)
+            .or_try_insert_with(self.fetch(kind, request));
+        let result = match tokio::time::timeout_at(deadline, lookup).await {
+            Ok(Ok(entry)) => Ok((entry.is_fresh(), entry.into_value())),
+            Ok(Err(shared)) => Err(SourceError::clone(&shared)),
             Err(_) => Err(SourceError::Timeout(format!(
                 "{} did not answer within {} ms",
                 kind.display_name(),
@@ -322,23 +319,29 @@ impl Sources {
             ))),
         };
         let latency_ms = millis(started.elapsed());
-        counters.upstream_calls.fetch_add(1, Ordering::Relaxed);
-        counters
-            .upstream_latency_ms
-            .fetch_add(latency_ms, Ordering::Relaxed);
 
         match result {
-            Ok(data) => {
-                // Only successes are cached: a failure should be retried on the next request.
-                cache.insert(key, data.clone()).await;
+            Ok((fresh, data)) => {
+                if fresh {
+                    counters.upstream_calls.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .upstream_latency_ms
+                        .fetch_add(latency_ms, Ordering::Relaxed);
+                } else {
+                    counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                }
                 SourceOutcome::Success(SourceSuccess {
                     source: kind,
                     data,
-                    from_cache: false,
+                    from_cache: !fresh,
                     latency_ms,
                 })
             }
             Err(error) => {
+                counters.upstream_calls.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .upstream_latency_ms
+                    .fetch_add(latency_ms, Ordering::Relaxed);
                 counters.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(source = %kind, code = error.code(), error = %error, latency_ms, "source failed");
                 SourceOutcome::Failure(SourceFailure {
@@ -467,6 +470,17 @@ mod tests {
             assert_eq!(SourceKind::parse(kind.as_str()), Some(kind));
             assert_eq!(SourceKind::ALL[kind.index()], kind);
         }
+    }
+
+    #[test]
+    fn sources_can_be_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync>(_: &T) {}
+        fn assert_send<T: Send>(_: &T) {}
+        let sources = Sources::new(SourceSettings::defaults()).unwrap();
+        let request = DataRequest::parse(br#"{"query":"x"}"#).unwrap();
+        assert_send_sync(&sources);
+        // The handler spawns the gather on a multi-threaded runtime.
+        assert_send(&sources.gather(&request));
     }
 
     #[test]

@@ -1,0 +1,322 @@
+//! The whole gather: all sources at once, timeouts, total failure, caching and stats.
+
+use std::time::Duration;
+
+use data::aggregate::SourceOutcome;
+use data::sources::{SourceKind, Sources};
+use serde_json::json;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{received, request, settings};
+
+const FEED: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
+<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">
+  <opensearch:totalResults>1</opensearch:totalResults>
+  <entry>
+    <id>http://arxiv.org/abs/2206.06921v3</id>
+    <title>Attainable forms of Assouad spectra</title>
+    <summary>Short.</summary>
+    <published>2022-06-14T15:35:46Z</published>
+    <author><name>Alex Rutar</name></author>
+  </entry>
+</feed>"#;
+
+/// Mounts a stub for every networked source. `arxiv_delay` holds back arXiv's answer.
+async fn mount_all(server: &MockServer, arxiv_delay: Duration, expected_calls: u64) {
+    let json = |body: serde_json::Value| {
+        ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+    };
+    Mock::given(path("/api/rest_v1/page/summary/Berlin"))
+        .respond_with(json(json!({"type": "standard", "title": "Berlin", "extract": "Berlin is the capital of Germany.",
+            "content_urls": {"desktop": {"page": "https://en.wikipedia.org/wiki/Berlin"}}})))
+        .expect(expected_calls)
+        .mount(server)
+        .await;
+    Mock::given(path("/api/query"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(FEED, "application/atom+xml")
+                .set_delay(arxiv_delay),
+        )
+        .expect(expected_calls)
+        .mount(server)
+        .await;
+    Mock::given(path("/api/v2/doc/doc"))
+        .respond_with(json(
+            json!({"articles": [{"url": "https://a.example/berlin", "title": "Berlin news",
+            "seendate": "20240615T170000Z", "domain": "a.example", "language": "English"}]}),
+        ))
+        .expect(expected_calls)
+        .mount(server)
+        .await;
+    Mock::given(path("/v1/search"))
+        .respond_with(json(
+            json!({"results": [{"name": "Berlin", "latitude": 52.52437, "longitude": 13.41053,
+            "country": "Germany", "country_code": "DE"}]}),
+        ))
+        .expect(expected_calls)
+        .mount(server)
+        .await;
+    Mock::given(path("/v1/forecast"))
+        .respond_with(json(json!({"utc_offset_seconds": 7200, "timezone": "Europe/Berlin",
+            "current": {"time": "2026-04-04T18:45", "temperature_2m": 18.1, "relative_humidity_2m": 57,
+                        "precipitation": 0.0, "wind_speed_10m": 12.8, "weather_code": 3}})))
+        .expect(expected_calls)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn all_five_sources_answer_in_one_gather() {
+    let server = MockServer::start().await;
+    mount_all(&server, Duration::ZERO, 1).await;
+    let sources = Sources::new(settings(&server)).unwrap();
+
+    let gathered = sources.gather(&request(json!({"query": "Berlin"}))).await;
+
+    assert_eq!(gathered.failures().count(), 0, "{:?}", gathered.outcomes);
+    let order: Vec<_> = gathered
+        .outcomes
+        .iter()
+        .map(SourceOutcome::source)
+        .collect();
+    assert_eq!(order, SourceKind::ALL);
+    let body = gathered.to_body();
+    assert_eq!(body["query"], "Berlin");
+    assert_eq!(
+        body["sources"],
+        json!(["wiki", "arxiv", "news", "weather", "curiosity"])
+    );
+    assert_eq!(body["results"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        body["results"][1]["data"]["papers"][0]["id"],
+        "2206.06921v3"
+    );
+    assert_eq!(body["results"][3]["data"]["conditions"], "overcast");
+    assert_eq!(body["failedSources"], json!([]));
+    assert!(chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).is_ok());
+}
+
+#[tokio::test]
+async fn comprehensive_mode_keys_every_source_by_long_name() {
+    let server = MockServer::start().await;
+    mount_all(&server, Duration::ZERO, 1).await;
+    let sources = Sources::new(settings(&server)).unwrap();
+
+    let body = sources
+        .gather(&request(
+            json!({"query": "Berlin", "mode": "comprehensive"}),
+        ))
+        .await
+        .to_body();
+
+    assert_eq!(body["comprehensive"], true);
+    assert_eq!(body["sourcesRetrieved"], 5);
+    for key in ["wikipedia", "arxiv", "news", "weather", "curiosity"] {
+        assert!(body["sources"][key].is_object(), "{key}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_source_times_out_while_the_others_succeed() {
+    let server = MockServer::start().await;
+    mount_all(&server, Duration::from_secs(3), 1).await;
+    let mut settings = settings(&server);
+    settings.source_timeout = Duration::from_millis(300);
+    settings.request_deadline = Duration::from_millis(500);
+    let sources = Sources::new(settings).unwrap();
+
+    let gathered = sources.gather(&request(json!({"query": "Berlin"}))).await;
+
+    let failures: Vec<_> = gathered.failures().collect();
+    assert_eq!(failures.len(), 1, "{:?}", gathered.outcomes);
+    assert_eq!(failures[0].source, SourceKind::Arxiv);
+    assert_eq!(failures[0].code, "timeout");
+    assert!(
+        failures[0].error.contains("300 ms"),
+        "{}",
+        failures[0].error
+    );
+    assert_eq!(gathered.successes().count(), 4);
+    // Concurrent, and bounded by the timeout rather than by the 3 s stub: a loose bound only.
+    assert!(
+        gathered.elapsed < Duration::from_millis(900),
+        "{:?}",
+        gathered.elapsed
+    );
+}
+
+#[tokio::test]
+async fn when_every_source_fails_the_gather_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(
+            ResponseTemplate::new(500).set_body_raw("Internal Server Error", "text/plain"),
+        )
+        .mount(&server)
+        .await;
+    let sources = Sources::new(settings(&server)).unwrap();
+
+    let gathered = sources
+        .gather(&request(
+            json!({"query": "Berlin", "sources": ["wiki", "arxiv", "news", "weather"]}),
+        ))
+        .await;
+
+    assert!(gathered.all_failed());
+    assert!(
+        gathered.failures().all(|f| f.code == "upstream_error"),
+        "{:?}",
+        gathered.outcomes
+    );
+    let body = gathered.to_body();
+    assert_eq!(body["results"], json!([]));
+    assert_eq!(body["failedSources"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_repeated_query_is_served_from_the_cache_by_normalized_key() {
+    let server = MockServer::start().await;
+    mount_all(&server, Duration::ZERO, 1).await;
+    let sources = Sources::new(settings(&server)).unwrap();
+
+    let first = sources.gather(&request(json!({"query": "Berlin"}))).await;
+    let second = sources
+        .gather(&request(json!({"query": "  BERLIN "})))
+        .await;
+
+    assert!(first.successes().all(|s| !s.from_cache));
+    assert_eq!(second.successes().count(), 5, "{:?}", second.outcomes);
+    assert!(
+        second.successes().all(|s| s.from_cache),
+        "{:?}",
+        second.outcomes
+    );
+    assert_eq!(
+        first.successes().map(|s| &s.data).collect::<Vec<_>>(),
+        second.successes().map(|s| &s.data).collect::<Vec<_>>()
+    );
+    let stats = sources.stats();
+    assert!(
+        stats
+            .iter()
+            .all(|s| s.requests == 2 && s.cache_hits == 1 && s.errors == 0),
+        "{stats:?}"
+    );
+    assert!(stats
+        .iter()
+        .all(|s| (s.hit_rate - 0.5).abs() < f64::EPSILON));
+    // `expect(1)` on every stub is verified when the server drops.
+}
+
+#[tokio::test]
+async fn concurrent_identical_requests_share_one_upstream_call() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/rest_v1/page/summary/Berlin"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(
+                    r#"{"type":"standard","title":"Berlin","extract":"Capital."}"#,
+                    "application/json",
+                )
+                .set_delay(Duration::from_millis(200)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sources = Sources::new(settings(&server)).unwrap();
+    let request = request(json!({"query": "Berlin", "sources": "wiki"}));
+
+    let (a, b) = tokio::join!(sources.gather(&request), sources.gather(&request));
+
+    let (a, b) = (a.successes().next().unwrap(), b.successes().next().unwrap());
+    assert_eq!(a.data, b.data);
+    assert!(
+        a.from_cache != b.from_cache,
+        "exactly one of them called Wikipedia"
+    );
+}
+
+#[tokio::test]
+async fn failures_are_not_cached() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/rest_v1/page/summary/Berlin"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let sources = Sources::new(settings(&server)).unwrap();
+    let request = request(json!({"query": "Berlin", "sources": "wiki"}));
+
+    assert!(sources.gather(&request).await.all_failed());
+    assert!(sources.gather(&request).await.all_failed());
+}
+
+#[tokio::test]
+async fn clearing_the_caches_sends_the_next_request_upstream() {
+    let server = MockServer::start().await;
+    mount_all(&server, Duration::ZERO, 2).await;
+    let mut settings = settings(&server);
+    settings.arxiv_min_interval = Duration::ZERO;
+    settings.gdelt_min_interval = Duration::ZERO;
+    let sources = Sources::new(settings).unwrap();
+    let request = request(json!({"query": "Berlin"}));
+
+    sources.gather(&request).await;
+    sources.clear_caches();
+    let after_clear = sources.gather(&request).await;
+
+    assert_eq!(
+        after_clear.successes().count(),
+        5,
+        "{:?}",
+        after_clear.outcomes
+    );
+    let networked: Vec<_> = after_clear
+        .successes()
+        .filter(|s| s.source != SourceKind::Curiosity)
+        .collect();
+    assert!(networked.iter().all(|s| !s.from_cache), "{networked:?}");
+    assert_eq!(
+        received(&server).await.len(),
+        10,
+        "5 upstream calls per gather"
+    );
+}
+
+#[tokio::test]
+async fn curiosity_works_without_any_upstream() {
+    // Nothing listens on this address: curiosity must not need it.
+    let sources = Sources::new(data::sources::SourceSettings::for_base_url(
+        "http://127.0.0.1:9",
+    ))
+    .unwrap();
+
+    let gathered = sources
+        .gather(&request(
+            json!({"query": "ai", "sources": "kb", "maxResults": 3}),
+        ))
+        .await;
+
+    let data = &gathered.successes().next().unwrap().data;
+    assert_eq!(data["matchedDomain"], "artificial intelligence");
+    assert_eq!(data["facts"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn the_catalogue_describes_every_source_with_its_ttl() {
+    let sources = Sources::new(data::sources::SourceSettings::defaults()).unwrap();
+
+    let catalogue = sources.catalogue();
+
+    let names: Vec<_> = catalogue.iter().map(|d| d.name).collect();
+    assert_eq!(names, ["wiki", "arxiv", "news", "weather", "curiosity"]);
+    assert_eq!(catalogue[0].aliases, ["wikipedia"]);
+    assert_eq!(catalogue[0].upstream, "https://en.wikipedia.org");
+    assert_eq!(catalogue[2].cache_ttl_seconds, 900);
+    assert_eq!(catalogue[3].cache_ttl_seconds, 1800);
+    let json = serde_json::to_value(&catalogue).unwrap();
+    assert_eq!(json[4]["longName"], "curiosity");
+    assert!(json[1]["returns"].as_str().unwrap().contains("papers"));
+}

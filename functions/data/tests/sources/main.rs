@@ -1,0 +1,11 @@
+//! Integration tests of the data layer: request parsing, and every source driven through the
+//! real reqwest code against local wiremock stubs that answer like the real services
+//! (see shared/reference/upstream-apis.md).
+
+mod arxiv;
+mod common;
+mod gather;
+mod news;
+mod request;
+mod weather;
+mod wiki;
