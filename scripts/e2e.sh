@@ -25,7 +25,8 @@ if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
 fi
 
 echo "[e2e] building the functions and the stubs"
-cargo build --quiet --workspace --bins
+cargo build --quiet -p keys -p usage -p data
+cargo build --quiet -p harmonic-tests --bin upstream-stubs --bin harmonic-local
 
 stub_port=$(free_port)
 target/debug/upstream-stubs --port "$stub_port" >.local/stubs.log 2>&1 &

@@ -3,7 +3,7 @@
 export PATH="$PWD/.venv/bin:$PATH"
 
 # Every variable of the README's configuration table that a local run forwards to the functions.
-HARMONIC_VARS=(TABLE_NAME DYNAMODB_ENDPOINT AWS_REGION ADMIN_TOKEN ADMIN_TOKEN_SHA256 BCRYPT_COST
+HARMONIC_VARS=(TABLE_NAME DYNAMODB_ENDPOINT AWS_REGION ADMIN_TOKEN_SHA256 BCRYPT_COST
   ALLOW_SIGNUP MAX_KEYS_PER_USER FREE_MONTHLY_QUOTA PRO_MONTHLY_QUOTA DEMO_MODE
   USAGE_RETENTION_DAYS KEY_CACHE_TTL_SECONDS RUST_LOG USER_AGENT SOURCE_TIMEOUT_MS
   REQUEST_DEADLINE_MS WIKIPEDIA_API_URL ARXIV_API_URL GDELT_API_URL OPEN_METEO_GEOCODING_URL
@@ -13,6 +13,8 @@ HARMONIC_VARS=(TABLE_NAME DYNAMODB_ENDPOINT AWS_REGION ADMIN_TOKEN ADMIN_TOKEN_S
 
 # Writes the set variables to an env file for `cargo lambda watch --env-file` (values given
 # there, unlike [workspace.metadata.lambda.env], can be overridden by the caller).
+# The admin token itself is never handed to the functions: cargo lambda watch logs the
+# environment of every process it spawns. They get its SHA-256, as in AWS.
 write_env_file() {
   local file=$1
   : >"$file"
@@ -21,6 +23,9 @@ write_env_file() {
   for name in "${HARMONIC_VARS[@]}"; do
     if [ -n "${!name:-}" ]; then printf '%s=%s\n' "$name" "${!name}" >>"$file"; fi
   done
+  if [ -n "${ADMIN_TOKEN:-}" ] && [ -z "${ADMIN_TOKEN_SHA256:-}" ]; then
+    printf 'ADMIN_TOKEN_SHA256=%s\n' "$(printf %s "$ADMIN_TOKEN" | sha256sum | cut -d' ' -f1)" >>"$file"
+  fi
 }
 
 # Waits until an HTTP server answers on a URL (any status), or fails after $2 seconds.
