@@ -3,8 +3,8 @@
 use harmonic_shared::auth::Caller;
 use harmonic_shared::domain::rfc3339;
 use harmonic_shared::http::{
-    api_path, body_bytes, client_ip, json_response, method_not_allowed, path_segments,
-    query_param, respond, route_not_found,
+    api_path, body_bytes, client_ip, json_response, method_not_allowed, path_segments, query_param,
+    respond, route_not_found,
 };
 use harmonic_shared::lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use harmonic_shared::lambda_http::{Body, Request, Response};
@@ -129,7 +129,16 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         HeaderName::from_static("x-query-mode"),
         HeaderValue::from_static(data_request.mode.as_str()),
     );
-    record(app, &charge, &data_request, status, bytes.len(), &response, started).await;
+    record(
+        app,
+        &charge,
+        &data_request,
+        status,
+        bytes.len(),
+        &response,
+        started,
+    )
+    .await;
     response
 }
 
@@ -173,7 +182,11 @@ async fn record(
 }
 
 async fn require_admin(app: &App, request: &Request) -> Result<(), ApiError> {
-    match app.auth.authenticate(request.headers(), app.clock.now()).await? {
+    match app
+        .auth
+        .authenticate(request.headers(), app.clock.now())
+        .await?
+    {
         Caller::Admin => Ok(()),
         Caller::Anonymous => Err(ApiError::Unauthorized(
             "this action needs Authorization: Bearer <admin token>".into(),
