@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make bench: builds the release binaries, starts a local DynamoDB-compatible server (dynalite)
+# on a free port, runs the benchmark binary (tests/src/bin/bench.rs), which prints a table and
+# writes docs/benchmarks.md, and stops the server on exit. Not part of `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+port=$(free_port)
+cleanup() { scripts/dynamodb.sh stop "$port" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "[bench] building the release binaries (LTO, one codegen unit: several minutes the first time)"
+cargo build --release -p harmonic-tests --bin bench -p keys -p usage -p data
+
+scripts/dynamodb.sh start "$port"
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD 2>/dev/null; then commit="$commit (with uncommitted changes)"; fi
+
+started=$SECONDS
+DYNAMODB_ENDPOINT="http://127.0.0.1:$port" BENCH_COMMIT="$commit" target/release/bench
+echo "[bench] measured in $((SECONDS - started)) s; figures in docs/benchmarks.md"

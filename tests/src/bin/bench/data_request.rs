@@ -1,0 +1,109 @@
+//! Section 2b: a whole metered request to the curiosity source (built-in knowledge base, no network)
+//! through the data function's handler: round trips, latency and CPU, warm and cold container.
+use data::sources::{SourceSettings, Sources};
+use data::DataApp;
+use std::time::Instant;
+
+use crate::hot_path::Run;
+use crate::report::Section;
+use crate::stats::{duration, Meter, Summary};
+use crate::world::{self, describe_operations, World};
+
+const WARM_REQUESTS: usize = 500;
+const COLD_REQUESTS: usize = 20;
+
+fn data_app(world: &World) -> DataApp {
+    DataApp::new(
+        world.container(),
+        Sources::new(SourceSettings::defaults()).expect("sources"),
+    )
+}
+
+pub async fn run(endpoint: &str, auth_and_metering: &Run) -> Section {
+    let mut section = Section::new(
+        "2b. Hot path: a whole request to the curiosity source",
+        "`data::handle(&state, request)` for `POST /api/v1/data` with `X-API-Key` and the body \
+`{\"query\": \"physics\", \"sources\": \"curiosity\"}` (the built-in knowledge base: no network), \
+as API Gateway would deliver it, sequentially against dynalite. Warm: one container (`DataApp`) \
+warmed by one request; its curiosity cache then answers. Cold: a fresh `DataApp` per request \
+(empty key cache, empty source caches), built before the clock starts.",
+    );
+    println!("\n== {}", section.title);
+    let world = World::new(endpoint, "data", &[("PRO_MONTHLY_QUOTA", "100000000")]).await;
+    let key = world::create_key(&world.container(), "bench-data", "pro").await;
+
+    let warm_state = data_app(&world);
+    call(&warm_state, &key).await;
+    let warm = measure(&world, WARM_REQUESTS, |_| &warm_state, &key).await;
+    let cold_states: Vec<DataApp> = (0..COLD_REQUESTS).map(|_| data_app(&world)).collect();
+    let cold = measure(&world, COLD_REQUESTS, |index| &cold_states[index], &key).await;
+
+    for (label, run) in [("warm", &warm), ("cold", &cold)] {
+        section.row(
+            format!("{label}: DynamoDB round trips per request"),
+            format!("{:.2} ({})", run.round_trips_per_request, run.operations),
+        );
+        section.row(format!("{label}: latency"), run.latency.latency());
+        section.row(
+            format!("{label}: CPU per request (user + sys, this process)"),
+            duration(run.cpu_per_request),
+        );
+    }
+    section.row(
+        "warm: round trips before the source fetch (= 2a)",
+        format!(
+            "{:.2} ({})",
+            auth_and_metering.round_trips_per_request, auth_and_metering.operations
+        ),
+    );
+    section.row(
+        "warm: round trips after it (usage recording)",
+        format!(
+            "{:.2}",
+            warm.round_trips_per_request - auth_and_metering.round_trips_per_request
+        ),
+    );
+    section.note(
+        "The handler authenticates and counts the request (the round trips of 2a) before it \
+gathers the sources; everything after the first is the usage recording (event, daily counters, \
+admin totals), written after the answer is decided.",
+    );
+    world.drop_table().await;
+    section
+}
+
+async fn call(state: &DataApp, key: &str) {
+    let request = harmonic_tests::request("POST", "/api/v1/data")
+        .key(key)
+        .json(serde_json::json!({ "query": "physics", "sources": "curiosity" }))
+        .build();
+    let answer = harmonic_tests::answer(data::handle(state, request).await);
+    assert_eq!(answer.status, 200, "data request failed: {}", answer.text);
+}
+
+async fn measure<'a>(
+    world: &World,
+    requests: usize,
+    state_for: impl Fn(usize) -> &'a DataApp,
+    key: &str,
+) -> Run {
+    let trips_before = world.counter.count();
+    let operations_before = world.operations.len();
+    let mut latencies = Vec::with_capacity(requests);
+    let meter = Meter::start();
+    for index in 0..requests {
+        let started = Instant::now();
+        call(state_for(index), key).await;
+        latencies.push(started.elapsed());
+    }
+    let (_, cpu) = meter.stop();
+    let trips = world.counter.count() - trips_before;
+    let operations = world.operations.since(operations_before);
+    let per_request = operations.len() / requests.max(1);
+    Run {
+        latency: Summary::of(&latencies),
+        round_trips_per_request: trips as f64 / requests as f64,
+        cpu_per_request: cpu / requests as u32,
+        operations: describe_operations(&operations[..per_request.min(operations.len())]),
+    }
+}
