@@ -1,6 +1,7 @@
 //! Integration suite: the functions' handlers called in process, against the real
 //! DynamoDB-compatible server started by `make test` (one table per test).
 mod apigw_events;
+mod authz_matrix;
 mod keys_api;
 mod metering;
 mod usage_api;
