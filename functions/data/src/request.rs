@@ -30,6 +30,17 @@ impl Query {
                 "`query` is empty; give 1 to {MAX_QUERY_CHARS} characters of text to search for, e.g. {EXAMPLE_BODY}"
             )));
         }
+        // Whitespace (tabs, newlines) is fine and collapses in `normalized`; other control
+        // characters (NUL, escape sequences) search for nothing and would be charged for it.
+        if let Some(control) = trimmed
+            .chars()
+            .find(|c| c.is_control() && !c.is_whitespace())
+        {
+            return Err(RequestError::new(format!(
+                "`query` contains the control character U+{:04X}; send plain text, e.g. {EXAMPLE_BODY}",
+                u32::from(control)
+            )));
+        }
         let chars = trimmed.chars().count();
         if chars > MAX_QUERY_CHARS {
             return Err(RequestError::new(format!(
@@ -295,6 +306,14 @@ mod tests {
         let query = Query::parse("  Quantum \t\n Computing  ").unwrap();
         assert_eq!(query.as_str(), "Quantum \t\n Computing");
         assert_eq!(query.normalized(), "quantum computing");
+    }
+
+    #[test]
+    fn control_characters_other_than_whitespace_are_refused_in_queries() {
+        let refused = Query::parse("quantum\u{0}").unwrap_err();
+        assert!(refused.message().contains("U+0000"), "{refused}");
+        assert!(Query::parse("\u{1b}[31mred").is_err());
+        assert!(Query::parse("quantum\tcomputing\n").is_ok());
     }
 
     #[test]
