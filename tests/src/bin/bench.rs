@@ -10,7 +10,8 @@
 //! Environment: `DYNAMODB_ENDPOINT` (required; scripts/bench.sh starts dynalite),
 //! `BENCH_OUTPUT` (default docs/benchmarks.md), `BENCH_BINARIES` (default target/release),
 //! `BENCH_LAMBDA_ARTIFACTS` (default target/lambda), `BENCH_COMMIT` (shown in the report),
-//! `BENCH_ONLY` (e.g. `1,3`: run only those sections and write no report; for development).
+//! `BENCH_ONLY` (e.g. `1,3`: run only those sections, for development; the report is then
+//! written only to an explicit `BENCH_OUTPUT`).
 #[path = "bench/cold_start.rs"]
 mod cold_start;
 #[path = "bench/data_request.rs"]
@@ -135,7 +136,7 @@ async fn main() {
     let elapsed = started.elapsed();
     report::print_summary(&sections);
     println!("\nmeasured in {:.0} s", elapsed.as_secs_f64());
-    if only.is_some() {
+    if only.is_some() && std::env::var_os("BENCH_OUTPUT").is_none() {
         println!("BENCH_ONLY is set: {} not written", output.display());
         return;
     }
