@@ -43,6 +43,8 @@ cat <<MSG
   curl -X POST http://localhost:$PORT/api/v1/keys -H "Content-Type: application/json" -d '{"userId": "user123"}'
 
 MSG
-cargo lambda watch -A 127.0.0.1 -P "$PORT" --env-file .local/run.env &
+# --disable-cors: OPTIONS must reach the functions (they answer it with documentation), as
+# behind API Gateway without a CORS configuration.
+cargo lambda watch -A 127.0.0.1 -P "$PORT" --disable-cors --env-file .local/run.env &
 watch_pid=$!
 wait "$watch_pid"

@@ -274,7 +274,13 @@ fn options(app: &App) -> Response<Body> {
         ],
         "responseHeaders": ["X-RateLimit-Limit", "X-RateLimit-Used", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After (429)", "X-User-Id", "X-Response-Time", "X-Demo-Mode", "X-Data-Sources", "X-Query-Mode"],
         "statuses": {"200": "at least one source answered", "400": "bad body (not charged)", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged)", "503": "storage unavailable, retry"},
-        "otherRoutes": ["GET /api/v1/data?action=status|sources|health", "GET /api/v1/data?action=stats (admin)", "DELETE /api/v1/data?action=cache (admin)"]
+        "endpoints": [
+            {"method": "POST", "path": "/api/v1/data", "returns": "the sources' answers (metered)"},
+            {"method": "GET", "path": "/api/v1/data?action=status|health", "returns": "service status"},
+            {"method": "GET", "path": "/api/v1/data?action=sources", "returns": "the source catalogue"},
+            {"method": "GET", "path": "/api/v1/data?action=stats", "returns": "per-source statistics (admin)"},
+            {"method": "DELETE", "path": "/api/v1/data?action=cache", "returns": "clears the source caches (admin)"}
+        ]
     });
     let mut response = json_response(StatusCode::OK, &documentation);
     response.headers_mut().insert(

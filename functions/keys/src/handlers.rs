@@ -312,7 +312,11 @@ pub async fn rotate(
     } else {
         None
     };
-    let new_key = views::created(&app.config, &issued.key, &issued.record, user.tier);
+    let mut new_key = views::created(&app.config, &issued.key, &issued.record, user.tier);
+    if let Some(fields) = new_key.as_object_mut() {
+        // `success` belongs to the rotation's body, once; the new key keeps its save-now message.
+        fields.remove("success");
+    }
     Ok(no_store(json_response(
         StatusCode::CREATED,
         &json!({
@@ -320,7 +324,6 @@ pub async fn rotate(
             "oldKeyId": key_id,
             "oldKeyRevokesAt": old_revokes_at,
             "newKey": new_key,
-            "message": views::SAVE_NOW,
         }),
     )))
 }
