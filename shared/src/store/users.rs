@@ -95,6 +95,22 @@ impl UserRecord {
     }
 }
 
+/// The charge's updates are sent once: an SDK retry of an `ADD` that the server did apply
+/// (but whose answer was lost) would count the request twice.
+fn single_attempt() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default()
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+}
+
+/// Whether a failed request may nevertheless have been applied by the server.
+fn outcome_unknown<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool {
+    use aws_sdk_dynamodb::error::SdkError;
+    matches!(
+        error,
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) | SdkError::DispatchFailure(_)
+    )
+}
+
 /// Why a charge was refused by its condition, found by reading the user item afterwards.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChargeRefusal {
@@ -335,16 +351,50 @@ impl Store {
             condition.push_str(" AND (attribute_not_exists(#m) OR #m < :limit)");
             request = request.expression_attribute_values(":limit", n(limit));
         }
-        let output = request
+        let result = request
             .condition_expression(condition)
             .return_values(ReturnValue::UpdatedNew)
+            .customize()
+            .config_override(single_attempt())
             .send()
-            .await?;
-        Ok(output
-            .attributes
-            .as_ref()
-            .and_then(|item| number_attribute(item, &month))
-            .unwrap_or(0.0) as u64)
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .attributes
+                .as_ref()
+                .and_then(|item| number_attribute(item, &month))
+                .unwrap_or(0.0) as u64),
+            Err(error) => {
+                if outcome_unknown(&error) {
+                    self.compensate(user_pk(user_id), &month).await;
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// A charge whose outcome is unknown (timed out, or its answer was lost) may still be
+    /// applied by the server: one refund is sent after it, so that a server that queued the
+    /// charge applies both. If the charge never arrived, the refund's `> 0` condition keeps
+    /// any error in the customer's favour.
+    async fn compensate(&self, pk: String, month: &str) {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.user_key(pk)))
+            .update_expression("ADD #m :minus")
+            .condition_expression("#m > :zero")
+            .expression_attribute_names("#m", month)
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .customize()
+            .config_override(single_attempt())
+            .send()
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(error = %StoreError::from(error), "compensating refund of an unconfirmed charge not confirmed either");
+        }
     }
 
     /// Explains a refused charge from a fresh read of the user item.
@@ -397,8 +447,15 @@ impl Store {
             .expression_attribute_values(":limit", n(limit))
             .expression_attribute_values(":ttl", n(expires))
             .return_values(ReturnValue::UpdatedNew)
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await;
+        if let Err(error) = &result {
+            if outcome_unknown(error) {
+                self.compensate(demo_pk(ip), &month).await;
+            }
+        }
         match result.map_err(StoreError::from) {
             Ok(output) => Ok(Ok(output
                 .attributes
