@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use data::aggregate::SourceOutcome;
-use data::sources::{SourceKind, Sources};
+use data::sources::{SourceKind, SourceSettings, Sources};
 use serde_json::json;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -319,4 +319,54 @@ async fn the_catalogue_describes_every_source_with_its_ttl() {
     let json = serde_json::to_value(&catalogue).unwrap();
     assert_eq!(json[4]["longName"], "curiosity");
     assert!(json[1]["returns"].as_str().unwrap().contains("papers"));
+}
+
+/// A TCP server on loopback that misbehaves below HTTP: it either closes every connection as
+/// soon as it is accepted (a reset) or answers bytes that are not HTTP at all.
+async fn broken_server(garbage: bool) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            if garbage {
+                use tokio::io::AsyncWriteExt;
+                let _ = socket
+                    .write_all(b"\x00\x01garbage that is no HTTP\r\n\r\n")
+                    .await;
+            }
+            drop(socket);
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn connection_resets_and_non_http_garbage_are_per_source_failures() {
+    for garbage in [false, true] {
+        let base = broken_server(garbage).await;
+        let mut settings = SourceSettings::for_base_url(&base);
+        settings.source_timeout = Duration::from_millis(2000);
+        settings.request_deadline = Duration::from_millis(2500);
+        let sources = Sources::new(settings).unwrap();
+
+        let gathered = sources
+            .gather(&request(
+                json!({"query": "physics", "sources": ["wiki", "weather", "curiosity"]}),
+            ))
+            .await;
+
+        let case = if garbage { "garbage" } else { "reset" };
+        assert!(!gathered.all_failed(), "{case}: curiosity needs no network");
+        let failed: Vec<&str> = gathered.failures().map(|f| f.source.as_str()).collect();
+        assert_eq!(
+            failed,
+            ["wiki", "weather"],
+            "{case}: {:?}",
+            gathered.outcomes
+        );
+        assert!(
+            gathered.failures().all(|f| !f.error.is_empty()),
+            "{case}: each failure says why"
+        );
+    }
 }
