@@ -33,6 +33,18 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
 }
 
+/// The one structured log line per request (never headers, bodies or query strings: they
+/// can carry keys and tokens).
+pub fn log_request(function: &'static str, method: &Method, path: &str, response: &Response<Body>) {
+    tracing::info!(
+        function,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        "request"
+    );
+}
+
 /// The path below `/api/v1`, without a trailing slash: `/keys/AbCdEfGhIj/rotate`.
 /// Whatever precedes `/api/v1` (an API Gateway stage, a `cargo lambda watch` prefix) is ignored.
 pub fn api_path(request: &Request) -> String {

@@ -3,8 +3,8 @@
 use harmonic_shared::auth::Caller;
 use harmonic_shared::domain::rfc3339;
 use harmonic_shared::http::{
-    api_path, body_bytes, client_ip, json_response, method_not_allowed, path_segments, query_param,
-    respond, route_not_found,
+    api_path, body_bytes, client_ip, json_response, log_request, method_not_allowed, path_segments,
+    query_param, respond, route_not_found,
 };
 use harmonic_shared::lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use harmonic_shared::lambda_http::{Body, Request, Response};
@@ -53,13 +53,7 @@ pub async fn handle(state: &DataApp, request: Request) -> Response<Body> {
     };
     let (name, value) = response_time_header(started);
     response.headers_mut().insert(name, value);
-    tracing::info!(
-        function = "data",
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        "request"
-    );
+    log_request("data", &method, &path, &response);
     response
 }
 

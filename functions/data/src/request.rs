@@ -4,6 +4,8 @@
 //! `RequestError` that explains, in words a client can act on, why a body was refused.
 //! Parse, don't validate: once a `DataRequest` exists, every field is known to be usable.
 
+use harmonic_shared::domain::truncate_for_message;
+use harmonic_shared::http::json_type;
 use serde_json::{Map, Value};
 
 use crate::sources::SourceKind;
@@ -190,7 +192,7 @@ fn parse_source_name(name: &str) -> Result<SourceKind, RequestError> {
     SourceKind::parse(name).ok_or_else(|| {
         RequestError::new(format!(
             "unknown source `{}`; valid sources are {}",
-            excerpt(name),
+            truncate_for_message(name),
             valid_source_names()
         ))
     })
@@ -243,7 +245,7 @@ fn parse_mode(value: Option<&Value>) -> Result<Mode, RequestError> {
             "comprehensive" => Ok(Mode::Comprehensive),
             _ => Err(RequestError::new(format!(
                 "unknown `mode` `{}`; use \"single\" (a list of results) or \"comprehensive\" (one object keyed by source)",
-                excerpt(mode)
+                truncate_for_message(mode)
             ))),
         },
         Some(other) => Err(RequestError::new(format!(
@@ -265,35 +267,12 @@ fn parse_max_results(value: Option<&Value>) -> Result<u8, RequestError> {
             Some(n) if (1..=u64::from(MAX_RESULTS_LIMIT)).contains(&n) => {
                 u8::try_from(n).map_err(|_| out_of_range(&number.to_string()))
             }
-            _ => Err(out_of_range(&excerpt(&number.to_string()))),
+            _ => Err(out_of_range(&truncate_for_message(&number.to_string()))),
         },
         Some(other) => Err(RequestError::new(format!(
             "`maxResults` must be a JSON number from 1 to {MAX_RESULTS_LIMIT}, not {}; write \"maxResults\": 5 without quotes",
             json_type(other)
         ))),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// At most 40 characters of client input, so an error message never echoes a huge value.
-fn excerpt(text: &str) -> String {
-    const LIMIT: usize = 40;
-    if text.chars().count() <= LIMIT {
-        text.to_owned()
-    } else {
-        let mut short: String = text.chars().take(LIMIT).collect();
-        short.push('…');
-        short
     }
 }
 

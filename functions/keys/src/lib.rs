@@ -15,7 +15,7 @@ mod views;
 
 use harmonic_shared::apikey::KeyId;
 use harmonic_shared::http::{
-    api_path, method_not_allowed, path_segments, respond, route_not_found,
+    api_path, log_request, method_not_allowed, path_segments, respond, route_not_found,
 };
 use harmonic_shared::lambda_http::http::Method;
 use harmonic_shared::lambda_http::{Body, Request, Response};
@@ -26,13 +26,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     let path = api_path(&request);
     let method = request.method().clone();
     let response = respond(route(app, &request, &path).await);
-    tracing::info!(
-        function = "keys",
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        "request"
-    );
+    log_request("keys", &method, &path, &response);
     response
 }
 

@@ -253,27 +253,9 @@ impl Store {
                 .max(0.0) as u64
         };
         let (generated, revoked) = (sum("generated"), sum("revoked"));
-        let mut expired = 0u64;
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(super::GSI_DIRECTORY)
-                .key_condition_expression("gsi2pk = :dir AND gsi2sk < :now")
-                .expression_attribute_values(":dir", s(DIRECTORY_EXPIRING))
-                .expression_attribute_values(":now", s(rfc3339(now)))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            expired += page.count().max(0) as u64;
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let expired = self
+            .count_in_directory(DIRECTORY_EXPIRING, Some(&rfc3339(now)))
+            .await?;
         Ok(KeyStats {
             generated,
             active: generated.saturating_sub(revoked + expired),

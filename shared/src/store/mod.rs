@@ -240,6 +240,42 @@ impl Store {
         ))
     }
 
+    /// Counts the items of one gsi2 partition (KEYS_ONLY, paginated), those sorting below
+    /// `below` when given.
+    async fn count_in_directory(
+        &self,
+        partition: &str,
+        below: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let condition = if below.is_some() {
+            "gsi2pk = :dir AND gsi2sk < :below"
+        } else {
+            "gsi2pk = :dir"
+        };
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI_DIRECTORY)
+                .key_condition_expression(condition)
+                .expression_attribute_values(":dir", s(partition))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start);
+            if let Some(bound) = below {
+                query = query.expression_attribute_values(":below", s(bound));
+            }
+            let page = query.send().await?;
+            total += page.count().max(0) as u64;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Deletes the table (tests clean up their isolated tables with it).
     pub async fn delete_table(&self) -> Result<(), StoreError> {
         self.client

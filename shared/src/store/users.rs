@@ -378,22 +378,8 @@ impl Store {
     /// charge applies both. If the charge never arrived, the refund's `> 0` condition keeps
     /// any error in the customer's favour.
     async fn compensate(&self, pk: String, month: &str) {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.user_key(pk)))
-            .update_expression("ADD #m :minus")
-            .condition_expression("#m > :zero")
-            .expression_attribute_names("#m", month)
-            .expression_attribute_values(":minus", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .customize()
-            .config_override(single_attempt())
-            .send()
-            .await;
-        if let Err(error) = result {
-            tracing::warn!(error = %StoreError::from(error), "compensating refund of an unconfirmed charge not confirmed either");
+        if let Err(error) = self.take_back_one(pk, month, Some(single_attempt())).await {
+            tracing::warn!(error = %error, "compensating refund of an unconfirmed charge not confirmed either");
         }
     }
 
@@ -490,18 +476,30 @@ impl Store {
             super::Subject::User(user_id) => user_pk(user_id),
             super::Subject::Demo(ip) => demo_pk(ip),
         };
-        let result = self
+        self.take_back_one(pk, &month_attribute(period), None).await
+    }
+
+    /// `ADD #m -1` while the count is above zero; `overrides` can make it a single attempt.
+    async fn take_back_one(
+        &self,
+        pk: String,
+        month: &str,
+        overrides: Option<aws_sdk_dynamodb::config::Builder>,
+    ) -> Result<(), StoreError> {
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.user_key(pk)))
             .update_expression("ADD #m :minus")
             .condition_expression("#m > :zero")
-            .expression_attribute_names("#m", month_attribute(period))
+            .expression_attribute_names("#m", month)
             .expression_attribute_values(":minus", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
+            .expression_attribute_values(":zero", n(0));
+        let result = match overrides {
+            Some(config) => request.customize().config_override(config).send().await,
+            None => request.send().await,
+        };
         match result.map_err(StoreError::from) {
             Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
             Err(other) => Err(other),
@@ -605,25 +603,6 @@ impl Store {
 
     /// Counts the users in the directory (admin statistics; KEYS_ONLY index, paginated).
     pub async fn count_users(&self) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(super::GSI_DIRECTORY)
-                .key_condition_expression("gsi2pk = :dir")
-                .expression_attribute_values(":dir", s(DIRECTORY_USERS))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            total += output.count().max(0) as u64;
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(total);
-            }
-        }
+        self.count_in_directory(DIRECTORY_USERS, None).await
     }
 }
