@@ -309,8 +309,13 @@ fn size_of(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|meta| meta.len())
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.2} MiB ({} bytes)", bytes as f64 / MIB, thousands(bytes))
+fn megabytes(bytes: u64) -> String {
+    format!(
+        "{:.2} MB ({:.2} MiB, {} bytes)",
+        bytes as f64 / 1e6,
+        bytes as f64 / MIB,
+        thousands(bytes)
+    )
 }
 
 pub async fn run(endpoint: &str, binaries: &Path, lambda_artifacts: &Path) -> Section {
@@ -341,7 +346,7 @@ function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<p
         };
         section.row(
             format!("{function}: binary size (target/release)"),
-            mib(size),
+            megabytes(size),
         );
         if biggest.as_ref().is_none_or(|(_, b)| size > *b) {
             biggest = Some((function.to_owned(), size));
@@ -351,7 +356,7 @@ function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<p
             if let Some(bytes) = size_of(&path) {
                 section.row(
                     format!("{function}: {} (cargo lambda build)", path.display()),
-                    mib(bytes),
+                    megabytes(bytes),
                 );
             }
         }
@@ -412,7 +417,7 @@ function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<p
         if let Some(rss) = first_rss.iter().max() {
             section.row(
                 format!("{function}: peak RSS after the first response"),
-                mib(*rss),
+                megabytes(*rss),
             );
         }
 
@@ -456,7 +461,7 @@ function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<p
         if let Some((hwm, rss)) = memory {
             section.row(
                 format!("{function}: peak RSS (VmHWM) after the burst"),
-                format!("{} (VmRSS now {})", mib(hwm), mib(rss)),
+                format!("{} (VmRSS now {})", megabytes(hwm), megabytes(rss)),
             );
             if peak.as_ref().is_none_or(|(_, p)| hwm > *p) {
                 peak = Some((function.to_owned(), hwm));
@@ -492,7 +497,7 @@ cores against a local stub; Lambda adds its own sandbox start.{failed_note}"
     if let Some((function, size)) = biggest {
         section.verdict(
             "each binary < 10 MB",
-            format!("largest {} ({function})", mib(size)),
+            format!("largest {} ({function})", megabytes(size)),
             complete && (size as f64) < 10e6,
             if (size as f64) < 10e6 {
                 format!(
@@ -517,7 +522,7 @@ build`.{failed_note}"
     match peak {
         Some((function, hwm)) => section.verdict(
             "peak RSS < 30 MB",
-            format!("highest {} ({function})", mib(hwm)),
+            format!("highest {} ({function})", megabytes(hwm)),
             complete && (hwm as f64) < 30e6,
             format!(
                 "One process serving {BURST} invocations in sequence (Lambda gives a container one \
