@@ -501,8 +501,9 @@ cores against a local stub; Lambda adds its own sandbox start.{failed_note}"
             complete && (size as f64) < 10e6,
             if (size as f64) < 10e6 {
                 format!(
-                    "Release profile with LTO, one codegen unit, strip and panic = abort; rustls \
-instead of OpenSSL; no default features on the AWS crates.{failed_note}"
+                    "Release profile with LTO, one codegen unit, strip, panic = abort and \
+opt-level \"s\" (bcrypt kept at 3); only the AWS features Lambda uses (no SSO or credential \
+process providers), no charset tables in reqwest.{failed_note}"
                 )
             } else {
                 format!(

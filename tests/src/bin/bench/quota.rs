@@ -123,7 +123,7 @@ UpdateItem, so concurrent requests cannot both pass the last unit of quota; none
 (exactly 100 accepted, stored count = quota).",
     );
     section.note(
-        "Requests/s is bounded by dynalite on this 2-core machine (a Node.js process serialising \
+        "Requests/s is bounded by dynalite on this 2-core machine (a single Node.js process handling \
 writes), not by the function; most of the 2,000 are refusals, which cost two round trips. On \
 DynamoDB one item takes about 1,000 writes/s (see README, Scale).",
     );
