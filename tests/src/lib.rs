@@ -235,3 +235,39 @@ pub async fn admin_creates_key(app: &App, user_id: &str, tier: &str) -> (String,
         created.body["id"].as_str().expect("id").to_owned(),
     )
 }
+
+/// Every item of a table by (pk, sk): what tests compare before and after requests that must
+/// change nothing. (Test code may scan; no request path does.)
+pub type TableSnapshot = std::collections::BTreeMap<
+    (String, String),
+    HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+>;
+
+pub async fn table_items(store: &Store) -> TableSnapshot {
+    let mut items = TableSnapshot::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the test table");
+        for item in page.items.unwrap_or_default() {
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            items.insert((text("pk"), text("sk")), item);
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}

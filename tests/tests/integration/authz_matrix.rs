@@ -1,17 +1,14 @@
 //! The authorization matrix of the README: every route × every kind of caller, acting on objects
 //! of user A, answers the documented status; user B can neither read, change nor detect A's
 //! objects (another user's object is a 404 that looks exactly like a missing one).
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 use data::sources::{SourceSettings, Sources};
 use data::DataApp;
 use harmonic_shared::domain::rfc3339;
 use harmonic_shared::lambda_http::Request;
-use harmonic_shared::store::Store;
 use harmonic_shared::App;
 use harmonic_tests::*;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
 
 const USER_A: &str = "alice";
 const USER_B: &str = "bob";
@@ -404,36 +401,6 @@ async fn every_route_answers_every_kind_of_caller_as_the_authorization_table_doc
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// Every item of the table, by (pk, sk).
-async fn table_items(store: &Store) -> BTreeMap<(String, String), HashMap<String, AttributeValue>> {
-    let mut items = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the test table");
-        for item in page.items.unwrap_or_default() {
-            let text = |name: &str| {
-                item.get(name)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            items.insert((text("pk"), text("sk")), item);
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
 }
 
 /// What the admin sees of A: every key, each key alone, and every usage view.

@@ -3,15 +3,13 @@
 //! that try to smuggle text, path traversal, expression-like strings in every field and query
 //! parameter, over-long and mixed-case keys, bad cursors and actions, wrong methods). Each must
 //! be a 4xx JSON error that reveals no secret, and must leave the table exactly as it was.
-use aws_sdk_dynamodb::types::AttributeValue;
 use data::sources::{SourceSettings, Sources};
 use data::DataApp;
 use harmonic_shared::lambda_http::http::HeaderValue;
-use harmonic_shared::store::Store;
 use harmonic_shared::App;
 use harmonic_tests::*;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const USER: &str = "alice";
 
@@ -999,37 +997,7 @@ impl World {
     }
 }
 
-type Items = BTreeMap<(String, String), HashMap<String, AttributeValue>>;
-
-/// Every item of the table, by (pk, sk): a paginated, consistent Scan (test code only).
-async fn table_items(store: &Store) -> Items {
-    let mut items = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the test table");
-        for item in page.items.unwrap_or_default() {
-            let text = |name: &str| {
-                item.get(name)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            items.insert((text("pk"), text("sk")), item);
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
-}
+type Items = TableSnapshot;
 
 /// The items that differ between two snapshots, for the failure message.
 fn changed_items(before: &Items, after: &Items) -> Vec<String> {
