@@ -14,7 +14,7 @@ need() {
 need cargo "install Rust with rustup (https://rustup.rs)"
 need node "install Node.js 20 or newer"
 need npm "install npm (comes with Node.js)"
-need python3 "install Python 3.10 or newer"
+need python3 "install Python 3.11 or newer"
 
 if [ ! -x tools/node_modules/.bin/dynalite ] || [ tools/package-lock.json -nt tools/node_modules/.installed ]; then
   say "installing dynalite into tools/node_modules (npm ci)"
