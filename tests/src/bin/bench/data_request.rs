@@ -2,12 +2,11 @@
 //! through the data function's handler: round trips, latency and CPU, warm and cold container.
 use data::sources::{SourceSettings, Sources};
 use data::DataApp;
-use std::time::Instant;
 
-use crate::hot_path::Run;
+use crate::hot_path::{measure, Run};
 use crate::report::Section;
-use crate::stats::{duration, Meter, Summary};
-use crate::world::{self, describe_operations, World};
+use crate::stats::duration;
+use crate::world::{self, World};
 
 const WARM_REQUESTS: usize = 500;
 const COLD_REQUESTS: usize = 20;
@@ -34,9 +33,12 @@ warmed by one request; its curiosity cache then answers. Cold: a fresh `DataApp`
 
     let warm_state = data_app(&world);
     call(&warm_state, &key).await;
-    let warm = measure(&world, WARM_REQUESTS, |_| &warm_state, &key).await;
+    let warm = measure(&world, WARM_REQUESTS, |_| call(&warm_state, &key)).await;
     let cold_states: Vec<DataApp> = (0..COLD_REQUESTS).map(|_| data_app(&world)).collect();
-    let cold = measure(&world, COLD_REQUESTS, |index| &cold_states[index], &key).await;
+    let cold = measure(&world, COLD_REQUESTS, |index| {
+        call(&cold_states[index], &key)
+    })
+    .await;
 
     for (label, run) in [("warm", &warm), ("cold", &cold)] {
         section.row(
@@ -79,31 +81,4 @@ async fn call(state: &DataApp, key: &str) {
         .build();
     let answer = harmonic_tests::answer(data::handle(state, request).await);
     assert_eq!(answer.status, 200, "data request failed: {}", answer.text);
-}
-
-async fn measure<'a>(
-    world: &World,
-    requests: usize,
-    state_for: impl Fn(usize) -> &'a DataApp,
-    key: &str,
-) -> Run {
-    let trips_before = world.counter.count();
-    let operations_before = world.operations.len();
-    let mut latencies = Vec::with_capacity(requests);
-    let meter = Meter::start();
-    for index in 0..requests {
-        let started = Instant::now();
-        call(state_for(index), key).await;
-        latencies.push(started.elapsed());
-    }
-    let (_, cpu) = meter.stop();
-    let trips = world.counter.count() - trips_before;
-    let operations = world.operations.since(operations_before);
-    let per_request = operations.len() / requests.max(1);
-    Run {
-        latency: Summary::of(&latencies),
-        round_trips_per_request: trips as f64 / requests as f64,
-        cpu_per_request: cpu / requests as u32,
-        operations: describe_operations(&operations[..per_request.min(operations.len())]),
-    }
 }

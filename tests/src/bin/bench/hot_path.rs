@@ -38,9 +38,12 @@ section 3).",
 
     let app = world.container();
     metered(&app, &headers).await;
-    let warm = measure(&world, WARM_REQUESTS, |_| &app, &headers).await;
+    let warm = measure(&world, WARM_REQUESTS, |_| metered(&app, &headers)).await;
     let cold_apps: Vec<App> = (0..COLD_REQUESTS).map(|_| world.container()).collect();
-    let cold = measure(&world, COLD_REQUESTS, |index| &cold_apps[index], &headers).await;
+    let cold = measure(&world, COLD_REQUESTS, |index| {
+        metered(&cold_apps[index], &headers)
+    })
+    .await;
 
     let floor = sdk_floor(&world).await;
     for (label, run) in [("warm", &warm), ("cold", &cold)] {
@@ -101,34 +104,6 @@ pub async fn metered(app: &App, headers: &harmonic_shared::lambda_http::http::He
     }
 }
 
-async fn measure<'a>(
-    world: &World,
-    requests: usize,
-    app_for: impl Fn(usize) -> &'a App,
-    headers: &harmonic_shared::lambda_http::http::HeaderMap,
-) -> Run {
-    let trips_before = world.counter.count();
-    let operations_before = world.operations.len();
-    let mut latencies = Vec::with_capacity(requests);
-    let meter = Meter::start();
-    for index in 0..requests {
-        let started = Instant::now();
-        metered(app_for(index), headers).await;
-        latencies.push(started.elapsed());
-    }
-    let (_, cpu) = meter.stop();
-    let trips = world.counter.count() - trips_before;
-    let operations = world.operations.since(operations_before);
-    // One request's sequence, e.g. "GetItem, UpdateItem".
-    let per_request = operations.len() / requests.max(1);
-    Run {
-        latency: Summary::of(&latencies),
-        round_trips_per_request: trips as f64 / requests as f64,
-        cpu_per_request: cpu / requests as u32,
-        operations: describe_operations(&operations[..per_request.min(operations.len())]),
-    }
-}
-
 const FLOOR_CALLS: usize = 500;
 
 /// CPU per call of the cheapest DynamoDB request (a GetItem that finds nothing), sequentially.
@@ -141,4 +116,33 @@ async fn sdk_floor(world: &World) -> Duration {
     }
     let (_, cpu) = meter.stop();
     cpu / FLOOR_CALLS as u32
+}
+
+/// Runs `requests` requests one after another (`request(index)` makes the index-th) and
+/// measures them: latency, DynamoDB round trips and CPU per request, and one request's
+/// sequence of operations (e.g. "GetItem, UpdateItem").
+pub async fn measure<F, Fut>(world: &World, requests: usize, mut request: F) -> Run
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let trips_before = world.counter.count();
+    let operations_before = world.operations.len();
+    let mut latencies = Vec::with_capacity(requests);
+    let meter = Meter::start();
+    for index in 0..requests {
+        let started = Instant::now();
+        request(index).await;
+        latencies.push(started.elapsed());
+    }
+    let (_, cpu) = meter.stop();
+    let trips = world.counter.count() - trips_before;
+    let operations = world.operations.since(operations_before);
+    let per_request = operations.len() / requests.max(1);
+    Run {
+        latency: Summary::of(&latencies),
+        round_trips_per_request: trips as f64 / requests as f64,
+        cpu_per_request: cpu / requests as u32,
+        operations: describe_operations(&operations[..per_request.min(operations.len())]),
+    }
 }
