@@ -11,9 +11,9 @@ pids=()
 own_dynamo=""
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  # cargo lambda watch leaves its function processes to itself; make sure none outlive the run.
-  pkill -f "target/debug/(keys|usage|data)$" 2>/dev/null || true
+  # cargo lambda watch's function processes are its descendants: stop the whole tree of each
+  # process this script started, and nothing else.
+  for pid in "${pids[@]}"; do kill_tree "$pid"; done
   if [ -n "$own_dynamo" ]; then scripts/dynamodb.sh stop "$own_dynamo"; fi
 }
 trap cleanup EXIT INT TERM

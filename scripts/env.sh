@@ -42,3 +42,11 @@ wait_for_http() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# Stops a process and every process it started (children first seen, then the process), so that
+# a script cleans up only what it launched itself, never another checkout's or `make run`'s.
+kill_tree() {
+  local pid=$1 child
+  for child in $(pgrep -P "$pid" 2>/dev/null); do kill_tree "$child"; done
+  kill "$pid" 2>/dev/null || true
+}

@@ -24,7 +24,7 @@ cleanup() {
   trap - EXIT INT TERM
   echo
   echo "[run] stopping"
-  [ -n "${watch_pid:-}" ] && kill "$watch_pid" 2>/dev/null || true
+  if [ -n "${watch_pid:-}" ]; then kill_tree "$watch_pid"; fi
   scripts/dynamodb.sh stop "$DYNAMODB_PORT"
 }
 trap cleanup EXIT INT TERM
