@@ -52,6 +52,7 @@ pub struct VerifiedKey {
 pub struct Authenticator {
     store: Store,
     admin_token: Option<AdminTokenDigest>,
+    key_check: apikey::KeyCheckSecret,
     verified: Cache<KeyId, Arc<VerifiedKey>>,
     /// Digests that failed bcrypt recently: a flood of wrong secrets for a real key id costs
     /// one bcrypt each per minute, not one per request.
@@ -63,6 +64,7 @@ impl Authenticator {
         Self {
             store,
             admin_token: config.admin_token.clone(),
+            key_check: config.key_check.clone(),
             verified: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(config.key_cache_ttl)
@@ -74,8 +76,8 @@ impl Authenticator {
         }
     }
 
-    /// Reads the credentials from the headers. A malformed key is refused here, before any
-    /// database read. `Authorization` wins over `X-API-Key` when both are sent.
+    /// Reads the credentials from the headers. A malformed or forged key (its keyed check group
+    /// does not match) is refused here, before any database read and any bcrypt. `Authorization` wins over `X-API-Key` when both are sent.
     pub fn credentials(&self, headers: &HeaderMap) -> Result<Credentials, ApiError> {
         if let Some(authorization) = headers.get(lambda_http::http::header::AUTHORIZATION) {
             let token = authorization
@@ -99,7 +101,7 @@ impl Authenticator {
             None => Ok(Credentials::None),
             Some(_) => {
                 let raw = header_text(headers, API_KEY_HEADER).unwrap_or_default();
-                PresentedKey::parse(raw.trim())
+                PresentedKey::parse(raw.trim(), &self.key_check)
                     .map(Credentials::Key)
                     .map_err(|reason| {
                         tracing::info!(%reason, "malformed API key refused without a lookup");

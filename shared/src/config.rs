@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
+use crate::apikey::KeyCheckSecret;
 use crate::domain::Tier;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,7 +66,16 @@ pub struct Config {
     pub usage_retention_days: u32,
     /// `KEY_CACHE_TTL_SECONDS`: how long a container remembers a verified key.
     pub key_cache_ttl: Duration,
+    /// `KEY_CHECK_SECRET`: the server secret of the keys' check group (at least 32 characters).
+    pub key_check: KeyCheckSecret,
+    /// `SIGNUP_LIMIT_PER_IP_PER_DAY`: sign-ups per client address (IPv6: per /64) per UTC day;
+    /// `None` (0) is no limit.
+    pub signup_limit_per_ip_per_day: Option<u32>,
 }
+
+/// What a local run uses when `KEY_CHECK_SECRET` is unset: only accepted together with a local
+/// `DYNAMODB_ENDPOINT` (`make run` and the test scripts generate their own anyway).
+pub const LOCAL_KEY_CHECK_SECRET: &str = "local-only-key-check-secret-never-use-in-aws";
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -91,6 +101,22 @@ impl Config {
             (None, None) => None,
         };
         let min_cost = if dynamodb_endpoint.is_some() { 4 } else { 10 };
+        let key_check = match (get("KEY_CHECK_SECRET"), &dynamodb_endpoint) {
+            (Some(secret), _) => KeyCheckSecret::new(secret.trim())
+                .map_err(|reason| problem("KEY_CHECK_SECRET", &reason))?,
+            (None, Some(_)) => {
+                tracing::warn!("KEY_CHECK_SECRET unset: using the local-only check secret");
+                KeyCheckSecret::new(LOCAL_KEY_CHECK_SECRET)
+                    .map_err(|reason| problem("KEY_CHECK_SECRET", &reason))?
+            }
+            (None, None) => {
+                return Err(problem(
+                    "KEY_CHECK_SECRET",
+                    "must be set (at least 32 random characters) outside a local run",
+                ))
+            }
+        };
+        let signup_limit: u32 = number(&get, "SIGNUP_LIMIT_PER_IP_PER_DAY", 10, 0, 1_000_000)?;
 
         Ok(Self {
             table_name: get("TABLE_NAME").unwrap_or_else(|| "harmonic".to_owned()),
@@ -110,6 +136,8 @@ impl Config {
             )?),
             dynamodb_endpoint,
             admin_token,
+            key_check,
+            signup_limit_per_ip_per_day: (signup_limit > 0).then_some(signup_limit),
         })
     }
 
@@ -189,7 +217,8 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documented_table() {
-        let config = config_with(&[]).unwrap();
+        let config = config_with(&[("KEY_CHECK_SECRET", &"s".repeat(32))]).unwrap();
+        assert_eq!(config.signup_limit_per_ip_per_day, Some(10));
         assert_eq!(config.table_name, "harmonic");
         assert_eq!(config.bcrypt_cost, 10);
         assert!(config.allow_signup && config.demo_mode);
@@ -211,16 +240,37 @@ mod tests {
             ("FREE_MONTHLY_QUOTA", "-1"),
             ("ADMIN_TOKEN", "short"),
             ("ADMIN_TOKEN_SHA256", "xyz"),
+            ("KEY_CHECK_SECRET", "short"),
+            ("SIGNUP_LIMIT_PER_IP_PER_DAY", "-1"),
         ];
         for (variable, value) in cases {
-            let error = config_with(&[(variable, value)]).unwrap_err();
+            let error = config_with(&[
+                (variable, value),
+                ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
+            ])
+            .unwrap_err();
             assert_eq!(error.variable, variable, "{variable}={value}");
         }
     }
 
     #[test]
+    fn the_key_check_secret_is_required_in_aws_and_zero_means_no_sign_up_limit() {
+        let error = config_with(&[]).unwrap_err();
+        assert_eq!(error.variable, "KEY_CHECK_SECRET");
+        let local = config_with(&[
+            ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
+            ("SIGNUP_LIMIT_PER_IP_PER_DAY", "0"),
+        ])
+        .unwrap();
+        assert_eq!(local.signup_limit_per_ip_per_day, None);
+        assert!(!format!("{local:?}").contains(LOCAL_KEY_CHECK_SECRET));
+    }
+
+    #[test]
     fn a_low_bcrypt_cost_is_only_accepted_against_a_local_server() {
-        assert!(config_with(&[("BCRYPT_COST", "4")]).is_err());
+        assert!(
+            config_with(&[("BCRYPT_COST", "4"), ("KEY_CHECK_SECRET", &"s".repeat(32))]).is_err()
+        );
         let local = config_with(&[
             ("BCRYPT_COST", "4"),
             ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
@@ -232,13 +282,15 @@ mod tests {
     #[test]
     fn the_admin_token_is_held_as_its_digest_whichever_way_it_is_given() {
         let token = "a-long-enough-admin-token";
-        let plain = config_with(&[("ADMIN_TOKEN", token)]).unwrap();
+        let secret = "s".repeat(32);
+        let plain = config_with(&[("ADMIN_TOKEN", token), ("KEY_CHECK_SECRET", &secret)]).unwrap();
         let hex: String = AdminTokenDigest::of_token(token)
             .0
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let hashed = config_with(&[("ADMIN_TOKEN_SHA256", &hex)]).unwrap();
+        let hashed =
+            config_with(&[("ADMIN_TOKEN_SHA256", &hex), ("KEY_CHECK_SECRET", &secret)]).unwrap();
         assert_eq!(plain.admin_token, hashed.admin_token);
         assert!(!format!("{plain:?}").contains(token));
     }

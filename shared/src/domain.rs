@@ -185,6 +185,40 @@ impl Period {
     }
 }
 
+/// The group a client address is metered and limited by: an IPv4 address itself, an IPv6
+/// address by its /64 (one customer line or cloud host usually holds a whole /64, so counting each
+/// address alone would hand out a quota per address). IPv4-mapped IPv6 addresses count as IPv4.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientGroup(String);
+
+impl ClientGroup {
+    pub fn of(address: Option<&str>) -> Self {
+        use std::net::IpAddr;
+        let parsed = address.and_then(|text| text.trim().parse::<IpAddr>().ok());
+        Self(match parsed {
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+            None => "unknown".to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Shortens user-supplied text before it is echoed in an error message.
 pub fn truncate_for_message(raw: &str) -> String {
     const MAX: usize = 40;
@@ -246,6 +280,21 @@ mod tests {
         let long = KeyName::parse(&"n".repeat(100)).unwrap();
         assert_eq!(long.rotated().as_str().chars().count(), 100);
         assert!(long.rotated().as_str().ends_with("(rotated)"));
+    }
+
+    #[test]
+    fn ipv6_callers_are_grouped_by_their_64_and_ipv4_by_address() {
+        let group = |ip: &str| ClientGroup::of(Some(ip)).to_string();
+        assert_eq!(group("198.51.100.7"), "198.51.100.7");
+        assert_eq!(group("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            group("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(group("2001:db8:1:3::1"), group("2001:db8:1:2::1"));
+        assert_eq!(group("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(ClientGroup::of(None).as_str(), "unknown");
+        assert_eq!(group("not an address"), "unknown");
     }
 
     #[test]

@@ -37,6 +37,12 @@ pub enum ApiError {
         used: u64,
         reset: DateTime<Utc>,
     },
+    /// 429: too many requests of one kind from one client (e.g. sign-ups per address per day).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_seconds: u64,
+    },
     /// 503: storage is unreachable or throttled; the client should retry.
     #[error("the service is temporarily unavailable; retry after {retry_after_seconds} seconds")]
     Unavailable { retry_after_seconds: u64 },
@@ -59,7 +65,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::QuotaExceeded { .. } | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +102,10 @@ impl ApiError {
             }
             ApiError::Unavailable {
                 retry_after_seconds,
+            }
+            | ApiError::RateLimited {
+                retry_after_seconds,
+                ..
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
             }

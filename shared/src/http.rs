@@ -39,10 +39,26 @@ pub fn log_request(function: &'static str, method: &Method, path: &str, response
     tracing::info!(
         function,
         method = %method,
-        path = %path,
+        path = %loggable_path(path),
         status = response.status().as_u16(),
         "request"
     );
+}
+
+/// A path as it may be logged or echoed: a segment that looks like a key (a key pasted where
+/// its id belongs), or is longer than any id we route on, is replaced by `{redacted}`.
+pub fn loggable_path(path: &str) -> String {
+    const LONGEST_SHOWN: usize = 24;
+    path.split('/')
+        .map(|segment| {
+            if crate::apikey::looks_like_key(segment) || segment.len() > LONGEST_SHOWN {
+                "{redacted}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The path below `/api/v1`, without a trailing slash: `/keys/AbCdEfGhIj/rotate`.
@@ -77,7 +93,7 @@ pub fn route_not_found(path: &str) -> ApiError {
     ApiError::NotFound(format!(
         "no route {}{}; see OPTIONS on the resource for the documented routes",
         API_PREFIX,
-        crate::domain::truncate_for_message(path)
+        crate::domain::truncate_for_message(&loggable_path(path))
     ))
 }
 
@@ -249,6 +265,23 @@ mod tests {
             path_segments(&api_path(&request_to("/api/v1/keys/abc/rotate"))),
             ["keys", "abc", "rotate"]
         );
+    }
+
+    #[test]
+    fn paths_carrying_a_key_are_redacted_before_logging_or_echoing() {
+        let key_path = "/keys/hm_AbCdEfGhIjkLmNoPqRsTuVwXyZ012345";
+        assert_eq!(loggable_path(key_path), "/keys/{redacted}");
+        assert_eq!(
+            loggable_path("/keys/AbCdEfGhIj/rotate"),
+            "/keys/AbCdEfGhIj/rotate"
+        );
+        assert_eq!(
+            loggable_path("/x/AbCdEfGhIjkLmNoPqRsTuVwXyZ012345"),
+            "/x/{redacted}"
+        );
+        assert!(!route_not_found(key_path)
+            .to_string()
+            .contains("AbCdEfGhIjk"));
     }
 
     #[test]

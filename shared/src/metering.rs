@@ -8,15 +8,18 @@ use std::sync::Arc;
 use crate::apikey::KeyId;
 use crate::app::App;
 use crate::auth::{Credentials, VerifiedKey};
-use crate::domain::{Period, Tier};
+use crate::domain::{ClientGroup, Period, Tier};
 use crate::error::ApiError;
-use crate::store::{ChargeRefusal, StoreError, Subject, UsageEvent};
+use crate::store::{charge_mark, ChargeRefusal, StoreError, Subject, UsageEvent};
 
 /// A metered caller whose credentials were verified (no liveness or quota check yet).
 #[derive(Debug, Clone)]
 pub enum MeteredCaller {
     Key(Arc<VerifiedKey>),
-    Demo { ip: String },
+    /// A caller without a key, by client address (IPv6 by /64).
+    Demo {
+        group: ClientGroup,
+    },
 }
 
 /// Where a subject stands in its month: what the headers and the usage endpoint show.
@@ -36,6 +39,25 @@ pub struct QuotaState {
 pub struct Charge {
     pub state: QuotaState,
     pub key_id: Option<KeyId>,
+    /// The charge's unique mark, also the id of its refund (so a refund is applied once).
+    pub mark: u64,
+    /// Set once the request was refunded: its usage is then recorded apart from billed ones.
+    refunded: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Charge {
+    pub fn new(state: QuotaState, key_id: Option<KeyId>, mark: u64) -> Self {
+        Self {
+            state,
+            key_id,
+            mark,
+            refunded: Arc::default(),
+        }
+    }
+
+    pub fn is_refunded(&self) -> bool {
+        self.refunded.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A refused request, with the quota state to show in its headers where known.
@@ -78,7 +100,7 @@ impl App {
                 ApiError::Unauthorized("API key required: send it in the X-API-Key header".into()),
             ),
             Credentials::None | Credentials::Admin => Ok(MeteredCaller::Demo {
-                ip: client_ip.unwrap_or_else(|| "unknown".to_owned()),
+                group: ClientGroup::of(client_ip.as_deref()),
             }),
         }
     }
@@ -88,10 +110,11 @@ impl App {
     pub async fn charge(&self, caller: &MeteredCaller) -> Result<Charge, Refusal> {
         let now = self.clock.now();
         let period = Period::containing(now);
+        let mark = charge_mark(now);
         match caller {
-            MeteredCaller::Demo { ip } => {
+            MeteredCaller::Demo { group } => {
                 let limit = self.config.free_monthly_quota;
-                let subject = Subject::Demo(ip.clone());
+                let subject = Subject::Demo(group.to_string());
                 let state = |used| QuotaState {
                     subject: subject.clone(),
                     tier: None,
@@ -101,13 +124,10 @@ impl App {
                 };
                 match self
                     .store
-                    .charge_demo(ip, limit, now, self.config.usage_retention_days)
+                    .charge_demo(group, limit, now, self.config.usage_retention_days, mark)
                     .await?
                 {
-                    Ok(used) => Ok(Charge {
-                        state: state(used),
-                        key_id: None,
-                    }),
+                    Ok(used) => Ok(Charge::new(state(used), None, mark)),
                     Err(used) => Err(quota_exceeded(state(used), limit)),
                 }
             }
@@ -124,15 +144,23 @@ impl App {
                     };
                     let attempt = self
                         .store
-                        .charge_key_holder(&verified.user_id, &verified.key_id, tier, limit, now)
+                        .charge_key_holder(
+                            &verified.user_id,
+                            &verified.key_id,
+                            tier,
+                            limit,
+                            now,
+                            mark,
+                        )
                         .await;
                     match attempt {
                         Ok(used) => {
                             self.auth.remember_tier(verified, tier).await;
-                            return Ok(Charge {
-                                state: state(used),
-                                key_id: Some(verified.key_id.clone()),
-                            });
+                            return Ok(Charge::new(
+                                state(used),
+                                Some(verified.key_id.clone()),
+                                mark,
+                            ));
                         }
                         Err(StoreError::ConditionFailed) => {}
                         Err(other) => return Err(other.into()),
@@ -162,15 +190,27 @@ impl App {
         }
     }
 
-    /// Gives the request back: we failed it, so it is not charged. A failed refund is logged
-    /// (the customer would be over-charged by one) and never turns the response into an error.
+    /// Gives the request back: we failed it, so it is not charged. The refund is idempotent
+    /// (sent once, retried once only if its answer was lost, never applied twice). A failed
+    /// refund is logged (the customer would be over-charged by one) and never turns the
+    /// response into an error.
     pub async fn refund(&self, charge: &Charge) {
-        if let Err(error) = self
+        match self
             .store
-            .refund(&charge.state.subject, charge.state.period)
+            .refund(
+                &charge.state.subject,
+                charge.key_id.as_ref(),
+                charge.state.period,
+                charge.mark,
+            )
             .await
         {
-            tracing::error!(subject = %charge.state.subject.display_id(), error = %error, "refund failed");
+            Ok(()) => charge
+                .refunded
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(error) => {
+                tracing::error!(subject = %charge.state.subject.display_id(), error = %error, "refund failed")
+            }
         }
     }
 
@@ -184,6 +224,7 @@ impl App {
                 &charge.state.subject,
                 charge.state.tier,
                 &event,
+                !charge.is_refunded(),
                 now,
                 self.config.usage_retention_days,
             )

@@ -18,6 +18,13 @@ use std::sync::Arc;
 pub mod stubs;
 
 pub const ADMIN_TOKEN: &str = "integration-admin-token-0123456789";
+/// The keys' check secret of the integration suite.
+pub const KEY_CHECK_SECRET: &str = "integration-key-check-secret-0123456789";
+
+/// The check secret of the apps [`spawn_app_with`] builds (for keys the tests make up).
+pub fn key_check_secret() -> harmonic_shared::apikey::KeyCheckSecret {
+    harmonic_shared::apikey::KeyCheckSecret::new(KEY_CHECK_SECRET).expect("a long enough secret")
+}
 
 /// The local server `make test` started (`DYNAMODB_ENDPOINT`).
 pub fn endpoint() -> String {
@@ -57,6 +64,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("DYNAMODB_ENDPOINT".into(), endpoint()),
         ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
         ("BCRYPT_COST".into(), "4".into()),
+        ("KEY_CHECK_SECRET".into(), KEY_CHECK_SECRET.into()),
+        // Many suites sign up dozens of users from one address; the limit has its own tests.
+        ("SIGNUP_LIMIT_PER_IP_PER_DAY".into(), "0".into()),
     ]);
     for (name, value) in overrides {
         vars.insert((*name).into(), (*value).into());
@@ -234,6 +244,18 @@ pub async fn admin_creates_key(app: &App, user_id: &str, tier: &str) -> (String,
         created.body["key"].as_str().expect("key").to_owned(),
         created.body["id"].as_str().expect("id").to_owned(),
     )
+}
+
+/// The admin changes an existing user's tier (`PUT /api/v1/users/{id}/tier`).
+pub async fn admin_sets_tier(app: &App, user_id: &str, tier: &str) -> Answer {
+    call_keys(
+        app,
+        request("PUT", &format!("/api/v1/users/{user_id}/tier"))
+            .admin()
+            .json(serde_json::json!({ "tier": tier }))
+            .build(),
+    )
+    .await
 }
 
 /// Every item of a table by (pk, sk): what tests compare before and after requests that must

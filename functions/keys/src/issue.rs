@@ -24,6 +24,8 @@ pub struct IssueRequest<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     /// How many live keys the user may hold after this one is added.
     pub max_live: u32,
+    /// The holder's key it is created with (`None`: the admin, or a sign-up).
+    pub created_with: Option<&'a KeyId>,
 }
 
 pub async fn issue_key(app: &App, request: IssueRequest<'_>) -> Result<NewKey, ApiError> {
@@ -71,7 +73,7 @@ async fn store_new_key_item(
     now: DateTime<Utc>,
 ) -> Result<(PresentedKey, KeyRecord), ApiError> {
     for _ in 0..ID_ATTEMPTS {
-        let key = apikey::generate();
+        let key = apikey::generate(&app.config.key_check);
         let cost = app.config.bcrypt_cost;
         let for_hashing = key.clone();
         let hash = tokio::task::spawn_blocking(move || apikey::hash(&for_hashing, cost))
@@ -88,6 +90,9 @@ async fn store_new_key_item(
             expires_at: request.expires_at.map(rfc3339),
             revoked_at: None,
             rotated_to: None,
+            created_with: request.created_with.cloned(),
+            usage_count: None,
+            last_used_at: None,
         };
         match app.store.put_key(&record).await {
             Ok(()) => return Ok((key, record)),
@@ -101,7 +106,8 @@ async fn store_new_key_item(
 }
 
 /// Stops a key at `at` (now, or later for a rotation's grace period): first on the user item,
-/// which takes effect on the next request, then on the key item. Returns the revocation time.
+/// which takes effect on the next request, then on the key item (which also receives the key's
+/// use from the user item). Returns the revocation time.
 pub async fn revoke_key(
     app: &App,
     record: &KeyRecord,
@@ -109,12 +115,13 @@ pub async fn revoke_key(
     replaced_by: Option<&KeyId>,
 ) -> Result<String, ApiError> {
     let now = app.clock.now();
-    app.store
+    let usage = app
+        .store
         .deactivate_key(&record.user_id, &record.key_id, at.timestamp(), now)
         .await?;
     let (revoked_at, first_time) = app
         .store
-        .mark_key_revoked(&record.key_id, at, replaced_by)
+        .mark_key_revoked(&record.key_id, at, replaced_by, usage)
         .await?;
     if at <= now {
         app.auth.forget(&record.key_id).await;

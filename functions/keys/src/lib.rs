@@ -7,6 +7,7 @@
 //! | GET | /api/v1/keys/stats | admin |
 //! | GET, DELETE | /api/v1/keys/{id} | the key's owner, admin |
 //! | POST | /api/v1/keys/{id}/rotate | the key's owner, admin |
+//! | PUT | /api/v1/users/{userId}/tier | admin: changes an existing user's tier, lists its live keys |
 //! | OPTIONS | each of the above | anyone: JSON documentation |
 mod docs;
 mod handlers;
@@ -55,11 +56,24 @@ async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body
             Method::OPTIONS => Ok(docs::options()),
             _ => Err(method_not_allowed(method, "POST, OPTIONS")),
         },
+        ["users", user_id, "tier"] => match *method {
+            Method::PUT => handlers::change_tier(app, request, user_id).await,
+            Method::OPTIONS => Ok(docs::options()),
+            _ => Err(method_not_allowed(method, "PUT, OPTIONS")),
+        },
         _ => Err(route_not_found(path)),
     }
 }
 
-/// A path segment that is not a key id names no key: 404, like any unknown key.
+/// A path segment that is not a key id names no key: 404, like any unknown key. A whole key
+/// pasted where its id belongs is a 400 that says so, without echoing it (the request log line
+/// redacts it too).
 fn key_id(segment: &str) -> Result<KeyId, ApiError> {
+    if harmonic_shared::apikey::looks_like_key(segment) {
+        return Err(ApiError::BadRequest(
+            "that is the key itself, not its id: use the key's id (the \"id\" shown when it was created and in GET /api/v1/keys), and keep the key out of URLs, which get logged"
+                .into(),
+        ));
+    }
     KeyId::parse(segment).ok_or_else(handlers::no_such_key)
 }

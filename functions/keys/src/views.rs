@@ -24,9 +24,15 @@ pub fn created(config: &Config, key: &PresentedKey, record: &KeyRecord, tier: Ti
     })
 }
 
-/// A key as lists and inspection show it: never the key, never the hash.
+/// A key as lists and inspection show it: never the key, never the hash. Its use comes from the
+/// user item while the key has entries there (the charge counts it on the same update), from
+/// the key item once it stopped.
 pub fn summary(record: &KeyRecord, user: Option<&UserRecord>, now: DateTime<Utc>) -> Value {
     let key_id = record.key_id.as_str();
+    let (usage_count, last_used_at) = match user.and_then(|u| u.key_usage.get(key_id)) {
+        Some(usage) => (usage.count, usage.last_used_at()),
+        None => (record.usage_count.unwrap_or(0), record.last_used_at.clone()),
+    };
     json!({
         "id": record.key_id,
         "userId": record.user_id,
@@ -34,7 +40,10 @@ pub fn summary(record: &KeyRecord, user: Option<&UserRecord>, now: DateTime<Utc>
         "preview": record.key_id.preview(),
         "tier": user.map(|u| u.tier),
         "createdAt": record.created_at,
-        "lastUsed": user.and_then(|u| u.key_last_used.get(key_id)),
+        "lastUsed": last_used_at,
+        "lastUsedAt": last_used_at,
+        "usageCount": usage_count,
+        "createdWith": record.created_with,
         "expiresAt": record.expires_at,
         "isActive": user.is_some_and(|u| u.key_is_live(&record.key_id, now)),
         "revokedAt": record.revoked_at,

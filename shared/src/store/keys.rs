@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use super::{n, number_attribute, random_shard, s, Store, StoreError, STATS_SHARDS};
+use super::{
+    n, number_attribute, random_shard, s, send_counter_update, KeyUsage, Store, StoreError,
+    STATS_SHARDS,
+};
 use crate::apikey::KeyId;
 use crate::domain::{rfc3339, UserId};
 
@@ -41,6 +44,15 @@ pub struct KeyRecord {
     /// The key that replaced this one, when rotated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_to: Option<KeyId>,
+    /// The key its holder created it with (`None`: the admin or a sign-up created it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_with: Option<KeyId>,
+    /// Requests counted with the key, moved here from the user item when the key stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_count: Option<u64>,
+    /// The key's last use, moved here with `usage_count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
 }
 
 impl std::fmt::Debug for KeyRecord {
@@ -141,7 +153,11 @@ impl Store {
         key_id: &KeyId,
         at: DateTime<Utc>,
         rotated_to: Option<&KeyId>,
+        usage: Option<KeyUsage>,
     ) -> Result<(String, bool), StoreError> {
+        if let Some(usage) = usage {
+            self.archive_key_usage(key_id, usage).await;
+        }
         let mut request = self
             .client
             .update_item()
@@ -181,6 +197,27 @@ impl Store {
         }
     }
 
+    /// Moves a stopped key's use from the user item onto its key item (best effort: a failure
+    /// loses only the display of a revoked key's count, never a charge).
+    pub async fn archive_key_usage(&self, key_id: &KeyId, usage: KeyUsage) {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key_key(key_id)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":n", n(usage.count));
+        request = match usage.last_used_at() {
+            Some(at) => request
+                .update_expression("SET usageCount = :n, lastUsedAt = :at")
+                .expression_attribute_values(":at", s(at)),
+            None => request.update_expression("SET usageCount = :n"),
+        };
+        if let Err(error) = request.send().await {
+            tracing::warn!(key_id = %key_id, error = %StoreError::from(error), "key use not archived");
+        }
+    }
+
     /// A user's keys, newest first (gsi1), at most `max`.
     pub async fn list_keys(
         &self,
@@ -216,20 +253,28 @@ impl Store {
 
     /// Counts a key event ("generated" or "revoked") on a random shard. Statistics must never
     /// fail the request that caused them, so a failure is logged and dropped.
+    ///
+    /// Sent once; if the answer is lost it is sent once more, and the event id it leaves on the
+    /// shard (`last`) makes that copy a no-op when the first one was applied.
     pub async fn bump_key_stats(&self, counter: &'static str) {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(KEY_STATS_PK))
-            .key("sk", s(format!("SHARD#{}", random_shard())))
-            .update_expression("ADD #c :one")
-            .expression_attribute_names("#c", counter)
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
+        let shard = format!("SHARD#{}", random_shard());
+        let event: u64 = rand::random();
+        let result = send_counter_update(|| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(KEY_STATS_PK))
+                .key("sk", s(&shard))
+                .update_expression("SET #last = :event ADD #c :one")
+                .condition_expression("attribute_not_exists(#last) OR #last <> :event")
+                .expression_attribute_names("#c", counter)
+                .expression_attribute_names("#last", "last")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":event", n(event))
+        })
+        .await;
         if let Err(error) = result {
-            tracing::warn!(counter, error = %StoreError::from(error), "key statistics not counted");
+            tracing::warn!(counter, error = %error, "key statistics not counted");
         }
     }
 

@@ -3,8 +3,9 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | user | `USER#<userId>` | `PROFILE` | tier, live keys (id → expiry), last use per key, monthly counters `m#YYYY-MM`; gsi2 `DIR#USERS`/userId |
-//! | demo caller | `DEMO#<ip>` | `PROFILE` | monthly counters, TTL |
+//! | user | `USER#<userId>` | `PROFILE` | tier, `createdBy`, live keys (id → expiry), per live key `n#<id>` (use) and `t#<id>` (last charge mark), monthly counters `m#YYYY-MM`, `rf` (last refund); gsi2 `DIR#USERS`/userId |
+//! | demo caller | `DEMO#<ip or /64>` | `PROFILE` | monthly counters, `mk`, `rf`, TTL |
+//! | sign-ups | `SIGNUP#<ip or /64>` | `DAY#YYYY-MM-DD` | `signups`, `mk`, TTL |
 //! | key | `KEY#<keyId>` | `KEY` | bcrypt hash, owner, name, dates; gsi1 `OWNER#<userId>`/`<createdAt>#<keyId>`; gsi2 `DIR#EXPIRING`/`<expiresAt>#<keyId>` while unrevoked |
 //! | usage event | `USAGE#<subject>` | `EVT#<timestamp>#<nonce>` | TTL |
 //! | daily counters | `USAGE#<subject>` | `DAY#YYYY-MM-DD` | requests, errors, total ms, per source, per endpoint; TTL |
@@ -16,7 +17,7 @@ mod users;
 
 pub use keys::{KeyRecord, KeyStats};
 pub use usage::{DailyCounters, Subject, UsageEvent, UsageStats};
-pub use users::{ChargeRefusal, UserRecord};
+pub use users::{charge_mark, ChargeRefusal, CreatedBy, KeyUsage, UserRecord};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -310,6 +311,50 @@ impl aws_sdk_dynamodb::config::Intercept for RoundTripCounter {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Request overrides that send an update once: an SDK retry of an `ADD` that the server did
+/// apply (but whose answer was lost) would count twice.
+pub(crate) fn single_attempt() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default()
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+}
+
+/// Whether a failed request may nevertheless have been applied by the server.
+pub(crate) fn outcome_unknown<E, R>(error: &SdkError<E, R>) -> bool {
+    matches!(
+        error,
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) | SdkError::DispatchFailure(_)
+    )
+}
+
+/// Sends a counter update that is idempotent by its condition (it leaves a mark and is refused
+/// when it finds it): once without SDK retries, and once more only if the first outcome is
+/// unknown. A refusal means "already applied" (or nothing to take back) and is not an error.
+pub(crate) async fn send_counter_update<F>(build: F) -> Result<(), StoreError>
+where
+    F: Fn() -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+{
+    let first = build()
+        .customize()
+        .config_override(single_attempt())
+        .send()
+        .await;
+    let outcome = match first {
+        Ok(_) => return Ok(()),
+        Err(error) if outcome_unknown(&error) => build()
+            .customize()
+            .config_override(single_attempt())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(StoreError::from),
+        Err(error) => Err(StoreError::from(error)),
+    };
+    match outcome {
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(other) => Err(other),
     }
 }
 

@@ -61,7 +61,10 @@ struct EventItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DailyCounters {
     pub date: String,
+    /// Billed requests.
     pub requests: u64,
+    /// Requests we failed and refunded (not billed).
+    pub refunded: u64,
     pub errors: u64,
     pub total_ms: f64,
     /// Source name → (count, errors, total ms).
@@ -74,7 +77,10 @@ pub struct DailyCounters {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct UsageStats {
     pub period: String,
+    /// Billed requests.
     pub requests: u64,
+    /// Requests we failed and refunded (not billed).
+    pub refunded: u64,
     pub errors: u64,
     pub by_tier: BTreeMap<String, u64>,
 }
@@ -84,20 +90,27 @@ const DAY_PREFIX: &str = "DAY#";
 
 impl Store {
     /// Records a metered request: the event, the subject's day counters and the month's
-    /// sharded totals, written concurrently.
+    /// sharded totals, written concurrently. A request that was refunded (`billed == false`)
+    /// counts as `refunded`, apart from the billed `requests`.
+    ///
+    /// The event is a put of a unique item (a retry rewrites the same item). The two counter
+    /// updates are sent once, and once more only when the answer is lost; the event's sort key
+    /// they leave (`last`) makes a second copy a no-op, so counts are never doubled.
     pub async fn record_usage(
         &self,
         subject: &Subject,
         tier: Option<Tier>,
         event: &UsageEvent,
+        billed: bool,
         now: DateTime<Utc>,
         retention_days: u32,
     ) -> Result<(), StoreError> {
         let expires = (now + Duration::days(i64::from(retention_days))).timestamp();
         let nonce: u32 = rand::random();
+        let event_sk = format!("{EVENT_PREFIX}{}#{nonce:08x}", rfc3339(now));
         let item = EventItem {
             pk: subject.usage_pk(),
-            sk: format!("{EVENT_PREFIX}{}#{nonce:08x}", rfc3339(now)),
+            sk: event_sk.clone(),
             event: event.clone(),
             ttl: expires,
         };
@@ -109,19 +122,9 @@ impl Store {
             .send();
 
         let failed = u64::from(event.status >= 400);
-        let mut day = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(subject.usage_pk()))
-            .key("sk", s(format!("{DAY_PREFIX}{}", now.format("%Y-%m-%d"))))
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":err", n(failed))
-            .expression_attribute_values(":ms", n(event.response_time))
-            .expression_attribute_values(":ttl", n(expires));
+        let counted = if billed { "requests" } else { "refunded" };
         let mut additions = vec![
-            "requests :one".to_owned(),
+            format!("{counted} :one"),
             "errors :err".to_owned(),
             "totalMs :ms".to_owned(),
         ];
@@ -130,32 +133,63 @@ impl Store {
             names.push(format!("src|{source}"));
         }
         names.push(format!("ep|{} {}", event.method, event.endpoint));
-        for (index, prefix) in names.iter().enumerate() {
-            day = day
-                .expression_attribute_names(format!("#c{index}"), format!("{prefix}|n"))
-                .expression_attribute_names(format!("#e{index}"), format!("{prefix}|err"))
-                .expression_attribute_names(format!("#t{index}"), format!("{prefix}|ms"));
+        for index in 0..names.len() {
             additions.push(format!("#c{index} :one, #e{index} :err, #t{index} :ms"));
         }
-        let update_day = day
-            .update_expression(format!("SET #ttl = :ttl ADD {}", additions.join(", ")))
-            .send();
+        let day_update = format!("SET #ttl = :ttl, #last = :evt ADD {}", additions.join(", "));
+        let day_sk = format!("{DAY_PREFIX}{}", now.format("%Y-%m-%d"));
+        let update_day = super::send_counter_update(|| {
+            let mut day = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(subject.usage_pk()))
+                .key("sk", s(&day_sk))
+                .update_expression(&day_update)
+                .condition_expression("attribute_not_exists(#last) OR #last <> :evt")
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_names("#last", "last")
+                .expression_attribute_values(":evt", s(&event_sk))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":err", n(failed))
+                .expression_attribute_values(":ms", n(event.response_time))
+                .expression_attribute_values(":ttl", n(expires));
+            for (index, prefix) in names.iter().enumerate() {
+                day = day
+                    .expression_attribute_names(format!("#c{index}"), format!("{prefix}|n"))
+                    .expression_attribute_names(format!("#e{index}"), format!("{prefix}|err"))
+                    .expression_attribute_names(format!("#t{index}"), format!("{prefix}|ms"));
+            }
+            day
+        });
 
         let tier_label = tier.map_or("demo", Tier::as_str);
-        let update_totals = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(
-                "pk",
-                s(format!("STATS#USAGE#{}", Period::containing(now).label())),
-            )
-            .key("sk", s(format!("SHARD#{}", random_shard())))
-            .update_expression("ADD requests :one, errors :err, #tier :one")
-            .expression_attribute_names("#tier", format!("tier|{tier_label}"))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":err", n(failed))
-            .send();
+        let totals_pk = format!("STATS#USAGE#{}", Period::containing(now).label());
+        let totals_sk = format!("SHARD#{}", random_shard());
+        let totals_update = if billed {
+            "SET #last = :evt ADD requests :one, errors :err, #tier :one"
+        } else {
+            "SET #last = :evt ADD refunded :one, errors :err"
+        };
+        let update_totals = super::send_counter_update(|| {
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&totals_pk))
+                .key("sk", s(&totals_sk))
+                .update_expression(totals_update)
+                .condition_expression("attribute_not_exists(#last) OR #last <> :evt")
+                .expression_attribute_names("#last", "last")
+                .expression_attribute_values(":evt", s(&event_sk))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":err", n(failed));
+            if billed {
+                request.expression_attribute_names("#tier", format!("tier|{tier_label}"))
+            } else {
+                request
+            }
+        });
 
         let (event_result, day_result, totals_result) =
             tokio::join!(put_event, update_day, update_totals);
@@ -258,6 +292,7 @@ impl Store {
         for item in output.items() {
             stats.requests += number_attribute(item, "requests").unwrap_or(0.0) as u64;
             stats.errors += number_attribute(item, "errors").unwrap_or(0.0) as u64;
+            stats.refunded += number_attribute(item, "refunded").unwrap_or(0.0) as u64;
             for name in item.keys() {
                 if let Some(tier) = name.strip_prefix("tier|") {
                     *stats.by_tier.entry(tier.to_owned()).or_default() +=
@@ -280,6 +315,7 @@ fn decode_day(item: &HashMap<String, AttributeValue>) -> DailyCounters {
     let mut counters = DailyCounters {
         date,
         requests: number("requests") as u64,
+        refunded: number("refunded") as u64,
         errors: number("errors") as u64,
         total_ms: number("totalMs"),
         ..DailyCounters::default()

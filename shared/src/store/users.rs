@@ -1,14 +1,18 @@
-//! User items: the tier, the live keys and the monthly counters, all on one item so that one
-//! conditional update can check "this key is live, the tier is what I think, the count is under
-//! the limit" and count the request.
+//! User items: the tier, the live keys, each live key's use and the monthly counters, all on one
+//! item so that one conditional update can check "this key is live, the tier is what I think, the
+//! count is under the limit" and count the request.
+//!
+//! The item stays small whatever happens: only live keys (at most `MAX_KEYS_PER_USER`, plus one
+//! in a rotation's grace period) have entries on it; a revoked or pruned key's use moves to its
+//! key item.
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use super::{n, number_attribute, s, Store, StoreError};
+use super::{n, number_attribute, outcome_unknown, s, single_attempt, Store, StoreError};
 use crate::apikey::KeyId;
-use crate::domain::{rfc3339, Period, Tier, UserId};
+use crate::domain::{rfc3339, ClientGroup, Period, Tier, UserId};
 
 const PROFILE: &str = "PROFILE";
 pub(crate) const DIRECTORY_USERS: &str = "DIR#USERS";
@@ -25,6 +29,70 @@ fn month_attribute(period: Period) -> String {
     format!("m#{}", period.label())
 }
 
+/// `n#<keyId>`: requests counted with a live key (lifetime, refunds taken back).
+fn key_count_attribute(key_id: &KeyId) -> String {
+    format!("n#{key_id}")
+}
+
+/// `t#<keyId>`: the key's last charge mark (see [`charge_mark`]).
+fn key_mark_attribute(key_id: &KeyId) -> String {
+    format!("t#{key_id}")
+}
+
+/// A charge's mark: the instant in epoch microseconds, whose sub-millisecond digits are random.
+/// It is the key's last use (to the millisecond) and, being unique per charge, lets a
+/// compensation or a refund recognise its own charge.
+pub fn charge_mark(now: DateTime<Utc>) -> u64 {
+    use rand::Rng;
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    millis * 1000 + rand::rng().random_range(1..1000)
+}
+
+fn mark_instant(mark: u64) -> Option<String> {
+    let millis = i64::try_from(mark / 1000).ok()?;
+    DateTime::<Utc>::from_timestamp_millis(millis).map(rfc3339)
+}
+
+/// How a user came to exist: a sign-up (with its time and client address) or the admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "via", rename_all = "lowercase")]
+pub enum CreatedBy {
+    Signup { at: String, ip: String },
+    Admin { at: String },
+}
+
+impl CreatedBy {
+    pub fn is_admin(&self) -> bool {
+        matches!(self, CreatedBy::Admin { .. })
+    }
+}
+
+/// A live key's use as the user item holds it (moved to the key item when the key stops).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub count: u64,
+    /// The last charge's mark; 0 if never used.
+    pub mark: u64,
+}
+
+impl KeyUsage {
+    pub fn last_used_at(&self) -> Option<String> {
+        (self.mark > 0).then(|| mark_instant(self.mark)).flatten()
+    }
+
+    fn of(item: &HashMap<String, AttributeValue>, key_id: &str) -> Option<Self> {
+        let count = number_attribute(item, &format!("n#{key_id}"));
+        let mark = item
+            .get(&format!("t#{key_id}"))
+            .and_then(|value| value.as_n().ok())
+            .and_then(|text| text.parse::<u64>().ok());
+        (count.is_some() || mark.is_some()).then(|| Self {
+            count: count.unwrap_or(0.0).max(0.0) as u64,
+            mark: mark.unwrap_or(0),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UserItem {
@@ -33,12 +101,12 @@ struct UserItem {
     user_id: UserId,
     tier: Tier,
     created_at: String,
+    /// `None` only for users stored before provenance was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created_by: Option<CreatedBy>,
     /// Key id → epoch second the key stops working (expiry, or a scheduled revocation).
     #[serde(default)]
     live_keys: HashMap<String, i64>,
-    /// Key id → RFC 3339 instant of its last metered use.
-    #[serde(default)]
-    key_last_used: HashMap<String, String>,
     gsi2pk: String,
     gsi2sk: String,
 }
@@ -49,8 +117,10 @@ pub struct UserRecord {
     pub user_id: UserId,
     pub tier: Tier,
     pub created_at: String,
+    pub created_by: Option<CreatedBy>,
     pub live_keys: HashMap<String, i64>,
-    pub key_last_used: HashMap<String, String>,
+    /// Use of the keys that have entries on the item (live ones, and stopped ones not pruned yet).
+    pub key_usage: HashMap<String, KeyUsage>,
     /// Requests counted per period label (`YYYY-MM`).
     pub monthly: HashMap<String, u64>,
 }
@@ -75,6 +145,11 @@ impl UserRecord {
     }
 
     fn from_item(item: HashMap<String, AttributeValue>) -> Result<Self, StoreError> {
+        let key_usage = item
+            .keys()
+            .filter_map(|name| name.strip_prefix("n#").or_else(|| name.strip_prefix("t#")))
+            .filter_map(|key_id| Some((key_id.to_owned(), KeyUsage::of(&item, key_id)?)))
+            .collect();
         let monthly = item
             .keys()
             .filter_map(|name| {
@@ -88,27 +163,37 @@ impl UserRecord {
             user_id: decoded.user_id,
             tier: decoded.tier,
             created_at: decoded.created_at,
+            created_by: decoded.created_by,
             live_keys: decoded.live_keys,
-            key_last_used: decoded.key_last_used,
+            key_usage,
             monthly,
         })
     }
 }
 
-/// The charge's updates are sent once: an SDK retry of an `ADD` that the server did apply
-/// (but whose answer was lost) would count the request twice.
-fn single_attempt() -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::config::Builder::default()
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+/// Attribute of a counter item holding the mark of its last count.
+const COUNTER_MARK: &str = "mk";
+/// Attribute of a user or demo item holding the id of its last refund.
+const REFUND_MARK: &str = "rf";
+
+/// What a compensation takes back, and how it recognises its own charge.
+struct Compensation {
+    pk: String,
+    month: String,
+    mark_attribute: String,
+    count_attribute: Option<String>,
+    mark: u64,
+    limit: Option<u64>,
 }
 
-/// Whether a failed request may nevertheless have been applied by the server.
-fn outcome_unknown<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool {
-    use aws_sdk_dynamodb::error::SdkError;
-    matches!(
-        error,
-        SdkError::TimeoutError(_) | SdkError::ResponseError(_) | SdkError::DispatchFailure(_)
-    )
+/// A counter under a limit on an item of its own (demo callers, sign-ups per address).
+struct CountedItem {
+    pk: String,
+    sk: String,
+    counter: String,
+    limit: u64,
+    expires: i64,
+    mark: u64,
 }
 
 /// Why a charge was refused by its condition, found by reading the user item afterwards.
@@ -141,11 +226,13 @@ impl Store {
         output.item.map(UserRecord::from_item).transpose()
     }
 
-    /// Creates a user only if none exists (atomic sign-up). `Ok(false)`: the user exists.
+    /// Creates a user only if none exists (atomic: a sign-up and the admin racing for one id
+    /// cannot both create it). `Ok(false)`: the user exists.
     pub async fn create_user_if_absent(
         &self,
         user_id: &UserId,
         tier: Tier,
+        created_by: CreatedBy,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let item = UserItem {
@@ -154,8 +241,8 @@ impl Store {
             user_id: user_id.clone(),
             tier,
             created_at: rfc3339(now),
+            created_by: Some(created_by),
             live_keys: HashMap::new(),
-            key_last_used: HashMap::new(),
             gsi2pk: DIRECTORY_USERS.to_owned(),
             gsi2sk: user_id.to_string(),
         };
@@ -174,40 +261,37 @@ impl Store {
         }
     }
 
-    /// Creates the user if needed and sets its tier when given (the admin's path).
-    pub async fn upsert_user(
+    /// Changes an existing user's tier (the admin's explicit action). Returns the tier it had
+    /// and the user as it is now; `None` when there is no such user.
+    pub async fn set_tier(
         &self,
         user_id: &UserId,
-        tier: Option<Tier>,
-        now: DateTime<Utc>,
-    ) -> Result<UserRecord, StoreError> {
-        let tier_expression = if tier.is_some() {
-            "tier = :tier"
-        } else {
-            "tier = if_not_exists(tier, :tier)"
-        };
-        let output = self
+        tier: Tier,
+    ) -> Result<Option<(Tier, UserRecord)>, StoreError> {
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.user_key(user_pk(user_id))))
-            .update_expression(format!(
-                "SET {tier_expression}, userId = :uid, createdAt = if_not_exists(createdAt, :now), \
-                 liveKeys = if_not_exists(liveKeys, :empty), \
-                 keyLastUsed = if_not_exists(keyLastUsed, :empty), gsi2pk = :dir, gsi2sk = :uid"
-            ))
-            .expression_attribute_values(":tier", s(tier.unwrap_or(Tier::Free).as_str()))
-            .expression_attribute_values(":uid", s(user_id.as_str()))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
-            .expression_attribute_values(":dir", s(DIRECTORY_USERS))
-            .return_values(ReturnValue::AllNew)
+            .update_expression("SET tier = :tier")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":tier", s(tier.as_str()))
+            .return_values(ReturnValue::AllOld)
             .send()
-            .await?;
-        let item = output
-            .attributes
-            .ok_or_else(|| StoreError::Internal("update returned no attributes".into()))?;
-        UserRecord::from_item(item)
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(output) => {
+                let item = output
+                    .attributes
+                    .ok_or_else(|| StoreError::Internal("update returned no attributes".into()))?;
+                let mut user = UserRecord::from_item(item)?;
+                let previous = user.tier;
+                user.tier = tier;
+                Ok(Some((previous, user)))
+            }
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// Removes a user that holds no key: undoes a sign-up whose key could not be activated.
@@ -250,17 +334,18 @@ impl Store {
         Ok(())
     }
 
-    /// Drops live-key entries that have expired, so they stop counting against the limit.
+    /// Drops the entries of keys that have expired (and of rotated keys past their grace
+    /// period), so they stop counting against the limit; their use moves to their key items.
     pub async fn prune_expired_keys(
         &self,
         user: &UserRecord,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let expired: Vec<&String> = user
+        let expired: Vec<KeyId> = user
             .live_keys
             .iter()
             .filter(|(_, until)| **until <= now.timestamp())
-            .map(|(id, _)| id)
+            .filter_map(|(id, _)| KeyId::parse(id))
             .collect();
         if expired.is_empty() {
             return Ok(0);
@@ -273,42 +358,59 @@ impl Store {
         let mut removals = Vec::new();
         let mut conditions = Vec::new();
         for (index, id) in expired.iter().enumerate() {
-            removals.push(format!("liveKeys.#k{index}"));
+            removals.push(format!("liveKeys.#k{index}, #n{index}, #t{index}"));
             conditions.push(format!("liveKeys.#k{index} <= :now"));
-            request = request.expression_attribute_names(format!("#k{index}"), id.as_str());
+            request = request
+                .expression_attribute_names(format!("#k{index}"), id.as_str())
+                .expression_attribute_names(format!("#n{index}"), key_count_attribute(id))
+                .expression_attribute_names(format!("#t{index}"), key_mark_attribute(id));
         }
         let result = request
             .update_expression(format!("REMOVE {}", removals.join(", ")))
             .condition_expression(conditions.join(" AND "))
             .expression_attribute_values(":now", n(now.timestamp()))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result.map_err(StoreError::from) {
-            Ok(_) => Ok(expired.len()),
+            Ok(output) => {
+                let old = output.attributes.unwrap_or_default();
+                for id in &expired {
+                    if let Some(usage) = KeyUsage::of(&old, id.as_str()) {
+                        self.archive_key_usage(id, usage).await;
+                    }
+                }
+                Ok(expired.len())
+            }
             Err(StoreError::ConditionFailed) => Ok(0),
             Err(other) => Err(other),
         }
     }
 
     /// Stops a key at `until_epoch` (now or later, for a rotation's grace period). A key that is
-    /// already not live stays that way. Returns whether the key was live.
+    /// already not live stays that way. When it stops now, its entries leave the user item and
+    /// its use is returned (for its key item); a grace period keeps them until it ends.
     pub async fn deactivate_key(
         &self,
         user_id: &UserId,
         key_id: &KeyId,
         until_epoch: i64,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<KeyUsage>, StoreError> {
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.user_key(user_pk(user_id))))
             .expression_attribute_names("#kid", key_id.as_str());
-        let request = if until_epoch <= now.timestamp() {
+        let stops_now = until_epoch <= now.timestamp();
+        let request = if stops_now {
             request
-                .update_expression("REMOVE liveKeys.#kid")
+                .update_expression("REMOVE liveKeys.#kid, #n, #t")
                 .condition_expression("attribute_exists(liveKeys.#kid)")
+                .expression_attribute_names("#n", key_count_attribute(key_id))
+                .expression_attribute_names("#t", key_mark_attribute(key_id))
+                .return_values(ReturnValue::AllOld)
         } else {
             request
                 .update_expression("SET liveKeys.#kid = :until")
@@ -316,15 +418,25 @@ impl Store {
                 .expression_attribute_values(":until", n(until_epoch))
         };
         match request.send().await.map_err(StoreError::from) {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
+            Ok(output) if stops_now => Ok(Some(
+                output
+                    .attributes
+                    .as_ref()
+                    .and_then(|old| KeyUsage::of(old, key_id.as_str()))
+                    .unwrap_or_default(),
+            )),
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(None),
             Err(other) => Err(other),
         }
     }
 
     /// The hot path: one conditional update that checks the key is live, the tier is the one
     /// assumed and the month's count is under `limit` (no limit: Enterprise), then counts the
-    /// request and records the key's last use. Returns the month's count after this request.
+    /// request, and the key's use and last-use mark on the same item (no second write).
+    /// Returns the month's count after this request.
+    ///
+    /// Sent once. If its outcome is unknown (timed out, answer lost), one compensation follows
+    /// that only takes back this very charge (see [`Store::compensate_charge`]).
     pub async fn charge_key_holder(
         &self,
         user_id: &UserId,
@@ -332,6 +444,7 @@ impl Store {
         assumed_tier: Tier,
         limit: Option<u64>,
         now: DateTime<Utc>,
+        mark: u64,
     ) -> Result<u64, StoreError> {
         let month = month_attribute(Period::containing(now));
         let mut condition = "liveKeys.#kid > :nowEpoch AND tier = :tier".to_owned();
@@ -340,11 +453,13 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.user_key(user_pk(user_id))))
-            .update_expression("SET keyLastUsed.#kid = :nowText ADD #m :one")
+            .update_expression("SET #t = :mark ADD #m :one, #n :one")
             .expression_attribute_names("#kid", key_id.as_str())
             .expression_attribute_names("#m", &month)
+            .expression_attribute_names("#n", key_count_attribute(key_id))
+            .expression_attribute_names("#t", key_mark_attribute(key_id))
             .expression_attribute_values(":nowEpoch", n(now.timestamp()))
-            .expression_attribute_values(":nowText", s(rfc3339(now)))
+            .expression_attribute_values(":mark", n(mark))
             .expression_attribute_values(":tier", s(assumed_tier.as_str()))
             .expression_attribute_values(":one", n(1));
         if let Some(limit) = limit {
@@ -366,20 +481,62 @@ impl Store {
                 .unwrap_or(0.0) as u64),
             Err(error) => {
                 if outcome_unknown(&error) {
-                    self.compensate(user_pk(user_id), &month).await;
+                    let target = Compensation {
+                        pk: user_pk(user_id),
+                        month,
+                        mark_attribute: key_mark_attribute(key_id),
+                        count_attribute: Some(key_count_attribute(key_id)),
+                        mark,
+                        limit,
+                    };
+                    self.compensate_charge(target).await;
                 }
                 Err(error.into())
             }
         }
     }
 
-    /// A charge whose outcome is unknown (timed out, or its answer was lost) may still be
-    /// applied by the server: one refund is sent after it, so that a server that queued the
-    /// charge applies both. If the charge never arrived, the refund's `> 0` condition keeps
-    /// any error in the customer's favour.
-    async fn compensate(&self, pk: String, month: &str) {
-        if let Err(error) = self.take_back_one(pk, month, Some(single_attempt())).await {
-            tracing::warn!(error = %error, "compensating refund of an unconfirmed charge not confirmed either");
+    /// Takes back a charge whose outcome is unknown, and only if it can have been ours: its mark
+    /// is on the item (the charge was applied), or the count is still under the limit (the
+    /// charge may be queued behind us: a server that applies both ends with the right count).
+    /// A charge refused at the limit leaves neither, so a lost refusal is never compensated
+    /// below the real count. Sent once; if this is lost too, the error is at most one request.
+    async fn compensate_charge(&self, target: Compensation) {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.user_key(target.pk)))
+            .expression_attribute_names("#m", &target.month)
+            .expression_attribute_names("#mk", &target.mark_attribute)
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":mark", n(target.mark))
+            .expression_attribute_values(":unmark", n(target.mark - 1));
+        let mut update = "SET #mk = :unmark ADD #m :minus".to_owned();
+        if let Some(count) = &target.count_attribute {
+            update.push_str(", #n :minus");
+            request = request.expression_attribute_names("#n", count);
+        }
+        let condition = match target.limit {
+            Some(limit) => {
+                request = request.expression_attribute_values(":limit", n(limit));
+                "#mk = :mark OR (#m > :zero AND #m < :limit)"
+            }
+            None => "#mk = :mark OR #m > :zero",
+        };
+        let result = request
+            .update_expression(update)
+            .condition_expression(condition)
+            .customize()
+            .config_override(single_attempt())
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "compensation of an unconfirmed charge not confirmed either")
+            }
         }
     }
 
@@ -408,30 +565,76 @@ impl Store {
         }
     }
 
-    /// Counts a demo request for a client address: `Ok(Ok(used))`, or `Ok(Err(used))` when the
-    /// month's limit is already reached.
+    /// Counts a demo request for a client group: `Ok(Ok(used))`, or `Ok(Err(used))` when the
+    /// month's limit is already reached. Sent once, compensated like a key holder's charge.
     pub async fn charge_demo(
         &self,
-        ip: &str,
+        group: &ClientGroup,
         limit: u64,
         now: DateTime<Utc>,
         retention_days: u32,
+        mark: u64,
     ) -> Result<Result<u64, u64>, StoreError> {
         let period = Period::containing(now);
         let month = month_attribute(period);
         let expires = period.end().timestamp() + i64::from(retention_days) * 86_400;
+        let counted = self
+            .count_under_limit(CountedItem {
+                pk: demo_pk(group.as_str()),
+                sk: PROFILE.to_owned(),
+                counter: month,
+                limit,
+                expires,
+                mark,
+            })
+            .await?;
+        match counted {
+            Ok(used) => Ok(Ok(used)),
+            Err(()) => Ok(Err(self.demo_used(group, period).await?)),
+        }
+    }
+
+    /// Counts a sign-up for a client group on the current UTC day: `Ok(Ok(count))`, or
+    /// `Ok(Err(()))` when the day's limit is reached (the demo-quota pattern: one conditional
+    /// `ADD`, so concurrent sign-ups from one address never exceed the limit).
+    pub async fn count_signup(
+        &self,
+        group: &ClientGroup,
+        limit: u32,
+        now: DateTime<Utc>,
+        mark: u64,
+    ) -> Result<Result<u64, ()>, StoreError> {
+        let day = now.date_naive();
+        let expires = (now + chrono::Duration::days(2)).timestamp();
+        self.count_under_limit(CountedItem {
+            pk: format!("SIGNUP#{group}"),
+            sk: format!("DAY#{day}"),
+            counter: "signups".to_owned(),
+            limit: u64::from(limit),
+            expires,
+            mark,
+        })
+        .await
+    }
+
+    /// One conditional `ADD` under a limit on a counter item with a TTL, sent once; an unknown
+    /// outcome is compensated only if the mark shows it was applied (or it may still be).
+    async fn count_under_limit(&self, item: CountedItem) -> Result<Result<u64, ()>, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(self.user_key(demo_pk(ip))))
-            .update_expression("SET #ttl = :ttl ADD #m :one")
+            .key("pk", s(&item.pk))
+            .key("sk", s(&item.sk))
+            .update_expression("SET #ttl = :ttl, #mk = :mark ADD #m :one")
             .condition_expression("attribute_not_exists(#m) OR #m < :limit")
-            .expression_attribute_names("#m", &month)
+            .expression_attribute_names("#m", &item.counter)
+            .expression_attribute_names("#mk", COUNTER_MARK)
             .expression_attribute_names("#ttl", super::TTL_ATTRIBUTE)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(limit))
-            .expression_attribute_values(":ttl", n(expires))
+            .expression_attribute_values(":limit", n(item.limit))
+            .expression_attribute_values(":ttl", n(item.expires))
+            .expression_attribute_values(":mark", n(item.mark))
             .return_values(ReturnValue::UpdatedNew)
             .customize()
             .config_override(single_attempt())
@@ -439,27 +642,66 @@ impl Store {
             .await;
         if let Err(error) = &result {
             if outcome_unknown(error) {
-                self.compensate(demo_pk(ip), &month).await;
+                let target = Compensation {
+                    pk: item.pk.clone(),
+                    month: item.counter.clone(),
+                    mark_attribute: COUNTER_MARK.to_owned(),
+                    count_attribute: None,
+                    mark: item.mark,
+                    limit: Some(item.limit),
+                };
+                self.compensate_counter(&item.sk, target).await;
             }
         }
         match result.map_err(StoreError::from) {
             Ok(output) => Ok(Ok(output
                 .attributes
                 .as_ref()
-                .and_then(|item| number_attribute(item, &month))
+                .and_then(|values| number_attribute(values, &item.counter))
                 .unwrap_or(0.0) as u64)),
-            Err(StoreError::ConditionFailed) => Ok(Err(self.demo_used(ip, period).await?)),
+            Err(StoreError::ConditionFailed) => Ok(Err(())),
             Err(other) => Err(other),
         }
     }
 
+    /// [`Store::compensate_charge`] for a counter item whose sort key is not `PROFILE`.
+    async fn compensate_counter(&self, sk: &str, target: Compensation) {
+        if sk == PROFILE {
+            return self.compensate_charge(target).await;
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&target.pk))
+            .key("sk", s(sk))
+            .update_expression("SET #mk = :unmark ADD #m :minus")
+            .condition_expression("#mk = :mark OR (#m > :zero AND #m < :limit)")
+            .expression_attribute_names("#m", &target.month)
+            .expression_attribute_names("#mk", &target.mark_attribute)
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":mark", n(target.mark))
+            .expression_attribute_values(":unmark", n(target.mark - 1))
+            .expression_attribute_values(":limit", n(target.limit.unwrap_or(u64::MAX)))
+            .customize()
+            .config_override(single_attempt())
+            .send()
+            .await;
+        if let Err(error) = result.map_err(StoreError::from) {
+            if !matches!(error, StoreError::ConditionFailed) {
+                tracing::warn!(error = %error, "compensation of an unconfirmed count not confirmed either");
+            }
+        }
+    }
+
     /// A demo caller's count for a period.
-    pub async fn demo_used(&self, ip: &str, period: Period) -> Result<u64, StoreError> {
+    pub async fn demo_used(&self, group: &ClientGroup, period: Period) -> Result<u64, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(self.user_key(demo_pk(ip))))
+            .set_key(Some(self.user_key(demo_pk(group.as_str()))))
             .consistent_read(true)
             .send()
             .await?;
@@ -470,40 +712,43 @@ impl Store {
             .unwrap_or(0.0) as u64)
     }
 
-    /// Gives back one counted request of `period` (a request we failed is not charged).
-    pub async fn refund(&self, subject: &super::Subject, period: Period) -> Result<(), StoreError> {
+    /// Gives back one counted request of `period` (a request we failed is not charged), and
+    /// the key's use with it. Idempotent: the refund leaves its id (the charge's mark) on the
+    /// item and is refused if it finds it there, so the one retry it gets when its first answer
+    /// is lost cannot refund twice. The SDK never retries it by itself.
+    pub async fn refund(
+        &self,
+        subject: &super::Subject,
+        key_id: Option<&KeyId>,
+        period: Period,
+        refund_id: u64,
+    ) -> Result<(), StoreError> {
         let pk = match subject {
             super::Subject::User(user_id) => user_pk(user_id),
-            super::Subject::Demo(ip) => demo_pk(ip),
+            super::Subject::Demo(group) => demo_pk(group),
         };
-        self.take_back_one(pk, &month_attribute(period), None).await
-    }
-
-    /// `ADD #m -1` while the count is above zero; `overrides` can make it a single attempt.
-    async fn take_back_one(
-        &self,
-        pk: String,
-        month: &str,
-        overrides: Option<aws_sdk_dynamodb::config::Builder>,
-    ) -> Result<(), StoreError> {
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.user_key(pk)))
-            .update_expression("ADD #m :minus")
-            .condition_expression("#m > :zero")
-            .expression_attribute_names("#m", month)
-            .expression_attribute_values(":minus", n(-1))
-            .expression_attribute_values(":zero", n(0));
-        let result = match overrides {
-            Some(config) => request.customize().config_override(config).send().await,
-            None => request.send().await,
+        let month = month_attribute(period);
+        let build = || {
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.user_key(pk.clone())))
+                .condition_expression("#m > :zero AND (attribute_not_exists(#rf) OR #rf <> :rid)")
+                .expression_attribute_names("#m", &month)
+                .expression_attribute_names("#rf", REFUND_MARK)
+                .expression_attribute_values(":minus", n(-1))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":rid", n(refund_id));
+            request = match key_id {
+                Some(key_id) => request
+                    .update_expression("SET #rf = :rid ADD #m :minus, #n :minus")
+                    .expression_attribute_names("#n", key_count_attribute(key_id)),
+                None => request.update_expression("SET #rf = :rid ADD #m :minus"),
+            };
+            request
         };
-        match result.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(other) => Err(other),
-        }
+        super::send_counter_update(build).await
     }
 
     /// Sets a user's count for `period` back to zero (admin reset).

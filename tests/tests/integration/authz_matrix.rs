@@ -265,7 +265,9 @@ async fn world() -> World {
     assert_eq!(expiring.status, 201, "{}", expiring.text);
     let expired_key = expiring.body["key"].as_str().expect("key").to_owned();
     t.clock.set(default_now() + Duration::hours(2));
-    let unknown_key = harmonic_shared::apikey::generate().expose().to_owned();
+    let unknown_key = harmonic_shared::apikey::generate(&t.app.config.key_check)
+        .expose()
+        .to_owned();
     let (data, stubs) = data_container(&t).await;
     let w = World {
         t,
@@ -477,7 +479,9 @@ async fn user_b_can_neither_read_nor_change_nor_detect_the_objects_of_user_a() {
         "A holds several keys: {}",
         listing.text
     );
-    let missing_id = harmonic_shared::apikey::generate().key_id().to_string();
+    let missing_id = harmonic_shared::apikey::generate(&key_check_secret())
+        .key_id()
+        .to_string();
     let missing_user = "nobody-at-all";
 
     let table_before = table_items(&w.t.store).await;

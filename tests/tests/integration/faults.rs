@@ -387,8 +387,13 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
 }
 
 /// Stores a key item the way the first step of a key creation does, and never activates it.
-async fn half_created_key(store: &Store, user: &str, clock: &ManualClock) -> PresentedKey {
-    let key = apikey::generate();
+async fn half_created_key(
+    store: &Store,
+    config: &Config,
+    user: &str,
+    clock: &ManualClock,
+) -> PresentedKey {
+    let key = apikey::generate(&config.key_check);
     let record = KeyRecord {
         key_id: key.key_id().clone(),
         user_id: UserId::parse(user).expect("user id"),
@@ -399,6 +404,9 @@ async fn half_created_key(store: &Store, user: &str, clock: &ManualClock) -> Pre
         expires_at: Some(rfc3339(clock.now() + Days::days(30))),
         revoked_at: None,
         rotated_to: None,
+        created_with: None,
+        usage_count: None,
+        last_used_at: None,
     };
     store.put_key(&record).await.expect("store the key item");
     key
@@ -413,8 +421,8 @@ async fn a_key_whose_creation_did_not_complete_never_works() {
         &stubs,
     );
     let (good_key, _) = admin_creates_key(&t.app, "owner", "free").await;
-    let of_existing_user = half_created_key(&t.store, "owner", &t.clock).await;
-    let of_missing_user = half_created_key(&t.store, "ghost", &t.clock).await;
+    let of_existing_user = half_created_key(&t.store, &t.app.config, "owner", &t.clock).await;
+    let of_missing_user = half_created_key(&t.store, &t.app.config, "ghost", &t.clock).await;
 
     for (whose, key) in [
         ("an existing user", &of_existing_user),

@@ -733,7 +733,9 @@ fn corpus(w: &World) -> Vec<Case> {
     );
 
     // 4. Paths: traversal, encoded separators and NULs, expression-like ids, unknown ids.
-    let unknown_id = harmonic_shared::apikey::generate().key_id().to_string();
+    let unknown_id = harmonic_shared::apikey::generate(&key_check_secret())
+        .key_id()
+        .to_string();
     let mut segments: Vec<String> = vec![
         "..%2F..%2Fetc%2Fpasswd".into(),
         "..".into(),
@@ -834,7 +836,9 @@ fn corpus(w: &World) -> Vec<Case> {
         ),
         (
             "a well-formed key with an unknown id".into(),
-            harmonic_shared::apikey::generate().expose().to_owned(),
+            harmonic_shared::apikey::generate(&key_check_secret())
+                .expose()
+                .to_owned(),
         ),
     ];
     bad_keys.extend(

@@ -214,7 +214,9 @@ async fn malformed_keys_are_refused_without_a_database_read() {
     );
     let t = spawn_app().await;
     let app = harmonic_shared::App::new(t.app.config.clone(), unreachable, t.clock.clone());
-    let valid = harmonic_shared::apikey::generate().expose().to_owned();
+    let valid = harmonic_shared::apikey::generate(&t.app.config.key_check)
+        .expose()
+        .to_owned();
     let typo = format!(
         "{}{}",
         &valid[..34],
@@ -570,7 +572,8 @@ async fn admins_set_tiers_and_holders_add_keys_for_themselves() {
     .await;
     assert_eq!(second.status, 201, "{}", second.text);
     assert_eq!(second.body["name"], "ci");
-    let upgraded = call_keys(
+    // Issue 10: a tier change is its own explicit admin action (POST /keys only issues keys).
+    let through_create = call_keys(
         &t.app,
         request("POST", "/api/v1/keys")
             .admin()
@@ -578,7 +581,20 @@ async fn admins_set_tiers_and_holders_add_keys_for_themselves() {
             .build(),
     )
     .await;
+    assert_eq!(through_create.status, 409, "{}", through_create.text);
+    assert!(through_create
+        .text
+        .contains("PUT /api/v1/users/upgrader/tier"));
+    let upgraded = admin_sets_tier(&t.app, "upgrader", "enterprise").await;
+    assert_eq!(upgraded.status, 200, "{}", upgraded.text);
     assert_eq!(upgraded.body["tier"], "enterprise");
+    assert_eq!(upgraded.body["previousTier"], "free");
+    assert_eq!(
+        upgraded.body["liveKeys"].as_array().unwrap().len(),
+        2,
+        "the answer lists the user's live keys: {}",
+        upgraded.text
+    );
     assert!(
         upgraded.body["quotaMonthly"].is_null(),
         "enterprise is unlimited"

@@ -127,7 +127,8 @@ async fn a_tier_upgrade_raises_the_limit_on_the_next_request() {
     t.app.charge(&caller).await.unwrap();
     assert_eq!(t.app.charge(&caller).await.unwrap_err().error.status(), 429);
 
-    admin_creates_key(&t.app, "upgrading", "pro").await;
+    let changed = admin_sets_tier(&t.app, "upgrading", "pro").await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
     let upgraded = t
         .app
         .charge(&caller)
@@ -216,7 +217,7 @@ async fn demo_mode_off_requires_a_key() {
 #[tokio::test]
 async fn malformed_and_unknown_keys_are_401_before_anything_is_counted() {
     let t = spawn_app().await;
-    let unknown = harmonic_shared::apikey::generate();
+    let unknown = harmonic_shared::apikey::generate(&t.app.config.key_check);
     for bad in ["hm_nope", unknown.expose()] {
         let error = t
             .app

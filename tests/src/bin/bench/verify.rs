@@ -30,7 +30,7 @@ the baseline.",
     let cost = world.config.bcrypt_cost;
 
     // Cold: one bcrypt verification per request.
-    let key = apikey::generate();
+    let key = apikey::generate(&world.config.key_check);
     let stored = hash(&key, cost).await;
     let mut cold = Vec::with_capacity(COLD_SAMPLES);
     for _ in 0..COLD_SAMPLES {
@@ -42,7 +42,8 @@ the baseline.",
     // Warm: the cache hit, as a request sees it.
     let app = world.container();
     let text = world::create_key(&app, "bench-verify", "free").await;
-    let presented = PresentedKey::parse(&text).expect("a key we issued parses");
+    let presented =
+        PresentedKey::parse(&text, &world.config.key_check).expect("a key we issued parses");
     let fresh = world.container();
     fresh
         .auth
@@ -70,7 +71,7 @@ the baseline.",
     let decoys: Vec<String> = {
         let mut decoys = Vec::with_capacity(DECOYS);
         for _ in 0..DECOYS {
-            decoys.push(hash(&apikey::generate(), cost).await);
+            decoys.push(hash(&apikey::generate(&world.config.key_check), cost).await);
         }
         decoys
     };
