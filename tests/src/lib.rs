@@ -293,3 +293,51 @@ pub async fn table_items(store: &Store) -> TableSnapshot {
         }
     }
 }
+
+/// An item's size as DynamoDB counts it (what write units and the 400 KB limit are measured
+/// in): each attribute's name in UTF-8 bytes plus its value; strings and binaries their length,
+/// numbers 1 byte per two significant digits plus 1, booleans and nulls 1, maps and lists 3
+/// bytes plus each element (and, in a map, its name) plus 1 byte per element.
+pub fn dynamodb_item_size(
+    item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + dynamodb_value_size(value))
+        .sum()
+}
+
+fn dynamodb_value_size(value: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    let number = |text: &str| {
+        let digits = text
+            .trim_start_matches('-')
+            .replace('.', "")
+            .trim_start_matches('0')
+            .trim_end_matches('0')
+            .len()
+            .max(1);
+        digits.div_ceil(2) + 1
+    };
+    match value {
+        V::S(text) => text.len(),
+        V::N(text) => number(text),
+        V::B(blob) => blob.as_ref().len(),
+        V::Bool(_) | V::Null(_) => 1,
+        V::Ss(items) => items.iter().map(String::len).sum(),
+        V::Ns(items) => items.iter().map(|n| number(n)).sum(),
+        V::Bs(items) => items.iter().map(|b| b.as_ref().len()).sum(),
+        V::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, inner)| name.len() + dynamodb_value_size(inner) + 1)
+                .sum::<usize>()
+        }
+        V::L(list) => {
+            3 + list
+                .iter()
+                .map(|inner| dynamodb_value_size(inner) + 1)
+                .sum::<usize>()
+        }
+        _ => 0,
+    }
+}

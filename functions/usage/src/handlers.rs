@@ -126,20 +126,23 @@ fn analytics(
         .map(|day| (day.date.as_str(), day))
         .collect();
     let mut daily = Vec::new();
-    let (mut requests, mut errors, mut total_ms) = (0u64, 0u64, 0f64);
+    let (mut requests, mut refunded, mut errors, mut total_ms) = (0u64, 0u64, 0u64, 0f64);
     let mut date = from;
     while date <= to {
         let label = date.format("%Y-%m-%d").to_string();
         let day = by_date.get(label.as_str());
         let (r, e, ms) = day.map_or((0, 0, 0.0), |d| (d.requests, d.errors, d.total_ms));
+        let f = day.map_or(0, |d| d.refunded);
         requests += r;
+        refunded += f;
         errors += e;
         total_ms += ms;
         daily.push(json!({
             "date": label,
             "requests": r,
+            "refunded": f,
             "errors": e,
-            "avgResponseTime": average(ms, r),
+            "avgResponseTime": average(ms, r + f),
         }));
         date += Duration::days(1);
     }
@@ -149,8 +152,9 @@ fn analytics(
         "daily": daily,
         "total": {
             "requests": requests,
+            "refunded": refunded,
             "errors": errors,
-            "avgResponseTime": average(total_ms, requests),
+            "avgResponseTime": average(total_ms, requests + refunded),
         },
     })
 }
@@ -220,6 +224,7 @@ async fn totals(app: &App, period: Period) -> Result<Response<Body>, ApiError> {
             "periodStart": rfc3339(period.start()),
             "users": users,
             "requests": stats.requests,
+            "refunded": stats.refunded,
             "errors": stats.errors,
             "byTier": stats.by_tier,
         }),

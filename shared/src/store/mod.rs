@@ -122,6 +122,25 @@ impl Store {
         endpoint: Option<&str>,
         counter: Option<RoundTripCounter>,
     ) -> Client {
+        match counter {
+            Some(counter) => Self::connect_client_intercepted(endpoint, counter).await,
+            None => Self::connect_client_with(endpoint, None::<RoundTripCounter>).await,
+        }
+    }
+
+    /// [`Store::connect_client`] with an interceptor on every attempt (benchmarks count round
+    /// trips with one; fault tests make chosen requests fail before they are sent).
+    pub async fn connect_client_intercepted(
+        endpoint: Option<&str>,
+        interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+    ) -> Client {
+        Self::connect_client_with(endpoint, Some(interceptor)).await
+    }
+
+    async fn connect_client_with(
+        endpoint: Option<&str>,
+        interceptor: Option<impl aws_sdk_dynamodb::config::Intercept + 'static>,
+    ) -> Client {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_millis(1_000))
             .operation_attempt_timeout(Duration::from_millis(2_000))
@@ -146,8 +165,8 @@ impl Store {
         if let Some(url) = endpoint {
             builder = builder.endpoint_url(url);
         }
-        if let Some(counter) = counter {
-            builder = builder.interceptor(counter);
+        if let Some(interceptor) = interceptor {
+            builder = builder.interceptor(interceptor);
         }
         Client::from_conf(builder.build())
     }

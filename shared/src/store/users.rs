@@ -98,7 +98,6 @@ impl KeyUsage {
 struct UserItem {
     pk: String,
     sk: String,
-    user_id: UserId,
     tier: Tier,
     created_at: String,
     /// `None` only for users stored before provenance was recorded.
@@ -160,7 +159,8 @@ impl UserRecord {
             .collect();
         let decoded: UserItem = serde_dynamo::from_item(item)?;
         Ok(Self {
-            user_id: decoded.user_id,
+            // The id is in the keys (`pk`, `gsi2sk`): not stored a third time (item size).
+            user_id: UserId::parse(&decoded.gsi2sk).map_err(StoreError::Corrupt)?,
             tier: decoded.tier,
             created_at: decoded.created_at,
             created_by: decoded.created_by,
@@ -238,7 +238,6 @@ impl Store {
         let item = UserItem {
             pk: user_pk(user_id),
             sk: PROFILE.to_owned(),
-            user_id: user_id.clone(),
             tier,
             created_at: rfc3339(now),
             created_by: Some(created_by),

@@ -137,12 +137,25 @@ impl Drop for Dynalite {
 
 /// An app ("container") on the given server and table, with a clock the test holds.
 async fn app_on(endpoint: &str, table: &str, clock: Arc<ManualClock>) -> App {
-    let vars: HashMap<&str, String> = HashMap::from([
+    app_on_with(endpoint, table, clock, &[]).await
+}
+
+/// [`app_on`] with configuration overrides.
+async fn app_on_with(
+    endpoint: &str,
+    table: &str,
+    clock: Arc<ManualClock>,
+    overrides: &[(&'static str, &str)],
+) -> App {
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("TABLE_NAME", table.to_owned()),
         ("DYNAMODB_ENDPOINT", endpoint.to_owned()),
         ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
         ("BCRYPT_COST", "4".to_owned()),
     ]);
+    for (name, value) in overrides {
+        vars.insert(name, (*value).to_owned());
+    }
     let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("configuration");
     let client = Store::connect_client(Some(endpoint)).await;
     App::new(config, Store::new(client, table), clock)
@@ -596,4 +609,124 @@ async fn a_hung_storage_server_answers_503_within_the_client_timeouts_and_charge
         "only the request answered 200 is charged; the request answered 503 was charged {} times",
         count.saturating_sub(1)
     );
+}
+
+/// The stored count once the thawed server has worked through what it was sent (unchanged for
+/// a second, at most five).
+async fn settled_count(store: &Store, user: &str, clock: &ManualClock) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut count = stored_count(store, user, clock).await;
+    let mut stable_since = Instant::now();
+    while Instant::now() < deadline && stable_since.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now_count = stored_count(store, user, clock).await;
+        if now_count != count {
+            count = now_count;
+            stable_since = Instant::now();
+        }
+    }
+    count
+}
+
+#[tokio::test]
+async fn lost_answers_of_refunds_refusals_and_usage_counters_never_miscount() {
+    let server = Dynalite::start().await;
+    let endpoint = server.endpoint();
+    let table = unique_table("lost");
+    let clock = Arc::new(ManualClock::at(default_now()));
+    let app = app_on_with(
+        &endpoint,
+        &table,
+        clock.clone(),
+        &[("FREE_MONTHLY_QUOTA", "3")],
+    )
+    .await;
+    app.store.ensure_table().await.expect("create the table");
+    let (key, _) = admin_creates_key(&app, "careful", "free").await;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-api-key", HeaderValue::from_str(&key).expect("header"));
+    let caller = app
+        .identify_metered(&headers, None)
+        .await
+        .expect("verified");
+    let mut charges = Vec::new();
+    for _ in 0..3 {
+        charges.push(app.charge(&caller).await.expect("under the limit"));
+    }
+    assert_eq!(stored_count(&app.store, "careful", &clock).await, 3);
+
+    // 1. A charge at the limit: the server refuses it, but the answer is lost (hung server).
+    //    Its compensation must not take back one of the three real charges.
+    server.signal(libc::SIGSTOP);
+    let refused = tokio::time::timeout(REQUEST_BOUND, app.charge(&caller))
+        .await
+        .expect("bounded");
+    server.signal(libc::SIGCONT);
+    assert_eq!(
+        refused.expect_err("no answer, no charge").error.status(),
+        503
+    );
+    let after_refusal = settled_count(&app.store, "careful", &clock).await;
+    println!("faults: a refusal at the limit whose answer was lost leaves the count at {after_refusal} (limit 3)");
+    assert_eq!(after_refusal, 3, "compensated below the real count");
+
+    // 2. A refund whose answers are lost: applied exactly once when the server catches up.
+    server.signal(libc::SIGSTOP);
+    tokio::time::timeout(REQUEST_BOUND, app.refund(&charges[2]))
+        .await
+        .expect("bounded");
+    server.signal(libc::SIGCONT);
+    let after_refund = settled_count(&app.store, "careful", &clock).await;
+    println!(
+        "faults: a refund sent to a hung server (2 copies) took back {} request(s)",
+        3 - after_refund
+    );
+    assert_eq!(after_refund, 2, "one refund, applied once");
+
+    // 3. Usage counters recorded while the server hangs: counted once each.
+    server.signal(libc::SIGSTOP);
+    let event = harmonic_shared::store::UsageEvent {
+        timestamp: rfc3339(clock.now()),
+        endpoint: "/api/v1/data".into(),
+        method: "POST".into(),
+        sources: vec!["wiki".into()],
+        response_time: 10.0,
+        status: 200,
+        bytes_in: 10,
+        bytes_out: 10,
+        key_id: None,
+    };
+    tokio::time::timeout(REQUEST_BOUND, app.record(&charges[0], event))
+        .await
+        .expect("bounded");
+    server.signal(libc::SIGCONT);
+    let subject = harmonic_shared::store::Subject::User(UserId::parse("careful").expect("id"));
+    let today = clock.now().date_naive();
+    let mut day = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        day = app
+            .store
+            .daily_counters(&subject, today, today)
+            .await
+            .expect("read");
+        if !day.is_empty() {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            day = app
+                .store
+                .daily_counters(&subject, today, today)
+                .await
+                .expect("read");
+            break;
+        }
+    }
+    assert_eq!(day.len(), 1, "the day's counters arrived");
+    assert_eq!(day[0].requests, 1, "counted once: {:?}", day[0]);
+    let totals = app
+        .store
+        .usage_stats(Period::containing(clock.now()))
+        .await
+        .expect("stats");
+    assert_eq!(totals.requests, 1, "totals counted once: {totals:?}");
 }

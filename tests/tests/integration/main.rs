@@ -1,5 +1,6 @@
 //! Integration suite: the functions' handlers called in process, against the real
 //! DynamoDB-compatible server started by `make test` (one table per test).
+mod abuse;
 mod apigw_events;
 mod authz_matrix;
 mod faults;
