@@ -36,6 +36,9 @@ wait_for_http "http://127.0.0.1:$stub_port/" 30 || { echo "[e2e] stubs did not s
 export TABLE_NAME="e2e-$(date +%s)-$RANDOM"
 export ADMIN_TOKEN="e2e-admin-token-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 export BCRYPT_COST=${BCRYPT_COST:-10}
+export KEY_CHECK_SECRET="e2e-key-check-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+# The suites sign up many users from 127.0.0.1; the limit itself is tested on the second stack.
+export SIGNUP_LIMIT_PER_IP_PER_DAY=${SIGNUP_LIMIT_PER_IP_PER_DAY:-0}
 export RUST_LOG=${RUST_LOG:-info}
 export SOURCE_TIMEOUT_MS=${SOURCE_TIMEOUT_MS:-1500}
 for name in WIKIPEDIA_API_URL ARXIV_API_URL GDELT_API_URL OPEN_METEO_GEOCODING_URL OPEN_METEO_FORECAST_URL; do
@@ -54,7 +57,7 @@ wait_for_http "http://127.0.0.1:$watch_port/api/v1/keys" 300 || { echo "[e2e] ca
 # A second stack whose Free quota is 100, for the exactness-under-concurrency tests.
 limited_port=$(free_port)
 TABLE_NAME="$TABLE_NAME-limited" cargo run --quiet -p harmonic-tests --bin harmonic-local -- create-table
-TABLE_NAME="$TABLE_NAME-limited" FREE_MONTHLY_QUOTA=100 write_env_file .local/e2e-limited.env
+TABLE_NAME="$TABLE_NAME-limited" FREE_MONTHLY_QUOTA=100 SIGNUP_LIMIT_PER_IP_PER_DAY=3 write_env_file .local/e2e-limited.env
 echo "[e2e] second stack (Free quota 100) on 127.0.0.1:$limited_port"
 cargo lambda watch -A 127.0.0.1 -P "$limited_port" --disable-cors --ignore-changes --env-file .local/e2e-limited.env >>.local/e2e-watch.log 2>&1 &
 pids+=($!)

@@ -20,6 +20,16 @@ if [ -z "${ADMIN_TOKEN:-}" ] && [ -z "${ADMIN_TOKEN_SHA256:-}" ]; then
   export ADMIN_TOKEN
 fi
 
+# The keys' check secret (HMAC key of the check group): generated once, kept with the data, so
+# keys made by one run keep working in the next.
+if [ -z "${KEY_CHECK_SECRET:-}" ]; then
+  if [ ! -s .local/key-check-secret ]; then
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >.local/key-check-secret)
+  fi
+  KEY_CHECK_SECRET=$(cat .local/key-check-secret)
+  export KEY_CHECK_SECRET
+fi
+
 cleanup() {
   trap - EXIT INT TERM
   echo

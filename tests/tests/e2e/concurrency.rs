@@ -100,3 +100,51 @@ async fn c2_a_thousand_concurrent_demo_requests_admit_exactly_the_limit_for_the_
     assert_eq!(ok, LIMIT);
     assert_eq!(limited, REQUESTS - LIMIT);
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run through `make test`"]
+async fn c3_concurrent_sign_ups_from_one_address_stop_at_the_daily_limit() {
+    // The limited stack allows 3 sign-ups per address per day; c1 made one (the quick start's
+    // request, verbatim, is one sign-up too).
+    let base = limited_url();
+    let attempts = (0..10).map(|n| {
+        let base = base.clone();
+        tokio::spawn(async move {
+            client()
+                .post(format!("{base}/api/v1/keys"))
+                .header("Content-Type", "application/json")
+                .body(format!(r#"{{"userId": "e2e-flood{n}"}}"#))
+                .send()
+                .await
+                .expect("answer")
+        })
+    });
+    let mut created = 0;
+    let mut refused = None;
+    for attempt in attempts {
+        let response = attempt.await.expect("task");
+        match response.status().as_u16() {
+            201 => {
+                created += 1;
+                let body: serde_json::Value = response.json().await.expect("json");
+                crate::remember_secret(body["key"].as_str().expect("key"));
+            }
+            429 => refused = Some(response),
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(created, 2, "3 a day, one already used by c1");
+    let refused = refused.expect("the flood was refused");
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry_after));
+    let body: serde_json::Value = refused.json().await.expect("a JSON error");
+    assert_eq!(body["success"], false);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("too many sign-ups"));
+}
