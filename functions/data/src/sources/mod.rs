@@ -29,7 +29,8 @@ use crate::aggregate::{Gathered, SourceFailure, SourceOutcome, SourceSuccess};
 use crate::request::DataRequest;
 
 pub use settings::{
-    ApiKey, CacheTtls, NewsProvider, SettingsError, SourceSettings, DEFAULT_USER_AGENT,
+    ApiKey, CacheTtls, NewsProvider, SettingsError, SourceSettings, DEFAULT_UPSTREAM_MAX_BYTES,
+    DEFAULT_USER_AGENT,
 };
 use upstream::Gate;
 

@@ -59,12 +59,14 @@ pub(super) async fn fetch(
     let results = match provider {
         NewsProvider::Gdelt => match gdelt_query(query) {
             Some(search) => gdelt(sources, &search, max_results).await?,
-            None => return Answer::nothing(
-                NewsResults::empty(provider.name()),
-                format!(
+            None => {
+                return Answer::nothing(
+                    NewsResults::empty(provider.name()),
+                    format!(
                     "\"{query}\" has no term of two or more letters or digits for GDELT to search"
                 ),
-            ),
+                )
+            }
         },
         NewsProvider::HackerNews { url } => hacker_news(sources, url, query, max_results).await?,
         NewsProvider::NewsApi { url, key } => {

@@ -214,7 +214,7 @@ impl Sources {
                 .get(LOCATION)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|location| response.url().join(location).ok())
-                .and_then(|url| url.host_str().map(str::to_owned))
+                .map(|url| url.origin().ascii_serialization())
                 .unwrap_or_else(|| "an unreadable location".to_owned());
             tracing::warn!(source = %kind, status = status.as_u16(), target = %target, "redirect to another host not followed");
             return Err(SourceError::Upstream(format!(
