@@ -442,14 +442,18 @@ impl Sources {
                     code: error.code(),
                     retry_after_seconds: None,
                 };
-                memo.insert(
-                    key,
-                    RememberedFailure {
-                        error,
-                        until: Instant::now() + self.settings.failure_memo_ttl,
-                    },
-                )
-                .await;
+                // Politeness refusals are not remembered: they called no upstream, and the
+                // back-off an upstream ordered is already known to `known_failures` by its gate.
+                if !matches!(error, SourceError::RateLimited(_)) {
+                    memo.insert(
+                        key,
+                        RememberedFailure {
+                            error,
+                            until: Instant::now() + self.settings.failure_memo_ttl,
+                        },
+                    )
+                    .await;
+                }
                 SourceOutcome::Failure(failure)
             }
         }

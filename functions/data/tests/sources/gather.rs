@@ -467,3 +467,27 @@ async fn connection_resets_and_non_http_garbage_are_per_source_failures() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_politeness_refusal_is_not_remembered() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(FEED, "application/atom+xml"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut settings = settings(&server);
+    settings.arxiv_min_interval = Duration::from_secs(60);
+    let sources = Sources::new(settings).unwrap();
+    let first = request(json!({"query": "Berlin", "sources": "arxiv"}));
+    let second = request(json!({"query": "Paris", "sources": "arxiv"}));
+
+    assert!(!sources.gather(&first).await.all_failed());
+    let refused = sources.gather(&second).await;
+
+    assert_eq!(refused.failures().next().unwrap().code, "rate_limited");
+    assert!(
+        sources.known_failures(&second).await.is_none(),
+        "a refusal by our own politeness gate called no upstream and is not remembered"
+    );
+}
