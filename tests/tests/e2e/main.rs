@@ -3,6 +3,7 @@
 //! E2E_LOG_FILE. The tests are `#[ignore]`d so that a plain `cargo test` does not need the stack.
 //! They run in one thread, in file order within each module; each uses its own user ids.
 mod abuse;
+mod charging;
 mod concurrency;
 mod flows;
 mod secrets;
