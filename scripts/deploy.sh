@@ -20,6 +20,13 @@ if ! command -v sam >/dev/null 2>&1; then
 fi
 overrides=("AdminTokenSha256=$ADMIN_TOKEN_SHA256" "Architecture=$ARCH")
 [ -n "${USER_AGENT:-}" ] && overrides+=("UserAgent=$USER_AGENT")
+# The keys' check secret: a NoEcho parameter, or a Secrets Manager secret the stack resolves.
+if [ -n "${KEY_CHECK_SECRET:-}" ]; then overrides+=("KeyCheckSecret=$KEY_CHECK_SECRET"); fi
+if [ -n "${KEY_CHECK_SECRET_ARN:-}" ]; then overrides+=("KeyCheckSecretArn=$KEY_CHECK_SECRET_ARN"); fi
+if [ -z "${KEY_CHECK_SECRET:-}${KEY_CHECK_SECRET_ARN:-}" ] && ! grep -q 'KeyCheckSecret' infra/samconfig.toml 2>/dev/null; then
+  echo "set KEY_CHECK_SECRET (e.g. \$(openssl rand -base64 32)) or KEY_CHECK_SECRET_ARN (a Secrets Manager secret)" >&2
+  exit 2
+fi
 cd infra
 if grep -q '^region' samconfig.toml 2>/dev/null; then
   sam deploy --parameter-overrides "${overrides[@]}"
