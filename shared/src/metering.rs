@@ -104,10 +104,14 @@ impl App {
                     .charge_demo(ip, limit, now, self.config.usage_retention_days)
                     .await?
                 {
-                    Ok(used) => Ok(Charge {
-                        state: state(used),
-                        key_id: None,
-                    }),
+                    Ok(used) => {
+                        let charge = Charge {
+                            state: state(used),
+                            key_id: None,
+                        };
+                        self.after_charge(&charge).await;
+                        Ok(charge)
+                    }
                     Err(used) => Err(quota_exceeded(state(used), limit)),
                 }
             }
@@ -129,10 +133,12 @@ impl App {
                     match attempt {
                         Ok(used) => {
                             self.auth.remember_tier(verified, tier).await;
-                            return Ok(Charge {
+                            let charge = Charge {
                                 state: state(used),
                                 key_id: Some(verified.key_id.clone()),
-                            });
+                            };
+                            self.after_charge(&charge).await;
+                            return Ok(charge);
                         }
                         Err(StoreError::ConditionFailed) => {}
                         Err(other) => return Err(other.into()),
@@ -165,6 +171,7 @@ impl App {
     /// Gives the request back: we failed it, so it is not charged. A failed refund is logged
     /// (the customer would be over-charged by one) and never turns the response into an error.
     pub async fn refund(&self, charge: &Charge) {
+        crate::ops_metrics::refund();
         if let Err(error) = self
             .store
             .refund(&charge.state.subject, charge.state.period)
@@ -195,6 +202,7 @@ impl App {
 }
 
 fn quota_exceeded(state: QuotaState, quota: u64) -> Refusal {
+    crate::ops_metrics::quota_refusal(state.tier.map_or("demo", Tier::as_str));
     Refusal {
         error: ApiError::QuotaExceeded {
             quota,

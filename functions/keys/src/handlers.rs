@@ -2,6 +2,7 @@
 //! (another user's key is a 404, never a 403) and answers JSON.
 use chrono::{DateTime, Duration, Utc};
 use harmonic_shared::apikey::KeyId;
+use harmonic_shared::audit::AuditAction;
 use harmonic_shared::auth::Caller;
 use harmonic_shared::domain::{truncate_for_message, KeyName, Tier, UserId};
 use harmonic_shared::http::{body_bytes, json_response, query_param, JsonObject};
@@ -177,6 +178,22 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             return Err(error);
         }
     };
+    if matches!(caller, Caller::Admin) && input.tier.is_some() {
+        app.audit(
+            AuditAction::TierChange,
+            &input.user_id,
+            None,
+            json!({ "tier": tier }),
+        )
+        .await;
+    }
+    app.audit(
+        AuditAction::Issue,
+        &input.user_id,
+        Some(&issued.record.key_id),
+        json!({ "signup": created_user, "tier": tier }),
+    )
+    .await;
     Ok(no_store(json_response(
         StatusCode::CREATED,
         &views::created(&app.config, &issued.key, &issued.record, tier),
@@ -261,6 +278,13 @@ pub async fn revoke(
 ) -> Result<Response<Body>, ApiError> {
     let (record, _) = visible_key(app, request, &key_id).await?;
     let revoked_at = revoke_key(app, &record, app.clock.now(), None).await?;
+    app.audit(
+        AuditAction::Revoke,
+        &record.user_id,
+        Some(&key_id),
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &json!({ "success": true, "keyId": key_id, "revokedAt": revoked_at }),
@@ -312,6 +336,13 @@ pub async fn rotate(
     } else {
         None
     };
+    app.audit(
+        AuditAction::Rotate,
+        &record.user_id,
+        Some(&key_id),
+        json!({ "newKeyId": issued.record.key_id, "oldKeyRevokesAt": old_revokes_at }),
+    )
+    .await;
     let mut new_key = views::created(&app.config, &issued.key, &issued.record, user.tier);
     if let Some(fields) = new_key.as_object_mut() {
         // `success` belongs to the rotation's body, once; the new key keeps its save-now message.

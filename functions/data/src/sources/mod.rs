@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
+use harmonic_shared::ops_metrics;
 use moka::future::Cache;
 use serde::Serialize;
 use serde_json::Value;
@@ -330,6 +331,7 @@ impl Sources {
                 } else {
                     counters.cache_hits.fetch_add(1, Ordering::Relaxed);
                 }
+                ops_metrics::source_call(kind.as_str(), !fresh, false, latency_ms);
                 SourceOutcome::Success(SourceSuccess {
                     source: kind,
                     data,
@@ -343,6 +345,7 @@ impl Sources {
                     .upstream_latency_ms
                     .fetch_add(latency_ms, Ordering::Relaxed);
                 counters.errors.fetch_add(1, Ordering::Relaxed);
+                ops_metrics::source_call(kind.as_str(), false, true, latency_ms);
                 tracing::warn!(source = %kind, code = error.code(), error = %error, latency_ms, "source failed");
                 SourceOutcome::Failure(SourceFailure {
                     source: kind,
