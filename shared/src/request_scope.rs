@@ -88,8 +88,10 @@ where
         tier: Mutex::new("none"),
     });
     let span = tracing::info_span!("request", request_id = %request_id, function);
+    // Boxed: a handler's future is large in debug builds, and nesting it in this one by value
+    // doubled the stack a request needs (a test thread's 2 MiB overflowed).
     let mut response = CURRENT
-        .scope(scope.clone(), work.instrument(span.clone()))
+        .scope(scope.clone(), Box::pin(work).instrument(span.clone()))
         .await;
     if response.status().is_client_error() || response.status().is_server_error() {
         add_request_id_to_error_body(&mut response, &request_id);
