@@ -1,45 +1,55 @@
-# HARMONIC API — the commands a contributor needs. Everything installs project-locally
-# (tools/node_modules, .venv); nothing needs to be installed by hand beyond Rust, Node and Python.
-#
-#   make run        the whole API locally: dynalite on 127.0.0.1:$(DYNAMODB_PORT) + cargo lambda watch on $(PORT)
-#   make test       every check: fmt, clippy, unit + integration tests on a real DynamoDB-compatible
-#                   server, infra validation, and the end-to-end suite through cargo lambda watch
-#   make bench      the benchmarks (not part of make test)
-#   make build      release Lambda artifacts with cargo-lambda (target/lambda/<fn>/bootstrap.zip)
-#   make deploy     sam deploy (guided the first time)
-#   make validate   cfn-lint + OpenAPI validation + route cross-check
+# HARMONIC API — the commands a contributor and an operator need. Everything installs
+# project-locally (tools/node_modules, .venv); nothing needs to be installed by hand beyond Rust,
+# Node and Python. `make help` lists the targets.
 
 SHELL := /bin/bash
 PORT ?= 9000
 DYNAMODB_PORT ?= 8000
 ARCH ?= arm64
+ENV ?=
 
-.PHONY: run test bench build deploy validate bootstrap fmt clean
+.PHONY: help run test check bench build deploy logs delete validate bootstrap fmt clean
 
-bootstrap:
+help: ## this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+bootstrap: ## install the project-local tools (dynalite, .venv) if missing
 	@scripts/bootstrap.sh
 
-run: bootstrap
+run: bootstrap ## the whole API locally: dynalite + cargo lambda watch on 127.0.0.1:PORT (9000)
 	@PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) scripts/run.sh
 
-test: bootstrap
+test: bootstrap ## every check: fmt, clippy, unit, integration, infra validation, end to end
 	@scripts/test.sh
 
-bench: bootstrap
+check: ## fast: cargo fmt --check, clippy -D warnings, unit tests (no server, no e2e)
+	@echo "[check] cargo fmt --check"; cargo fmt --all -- --check
+	@echo "[check] cargo clippy -D warnings"; cargo clippy --quiet --workspace --all-targets -- -D warnings
+	@echo "[check] unit tests (cargo test --lib)"; cargo test --quiet --workspace --lib
+
+bench: bootstrap ## the benchmarks (not part of make test)
 	@scripts/bench.sh
 
-validate: bootstrap
+validate: bootstrap ## cfn-lint (+ serverless rules), checkov, OpenAPI, route and ref cross-checks
 	@scripts/validate.sh
 
-build: bootstrap
+build: bootstrap ## release Lambda zips with cargo-lambda (target/lambda/<fn>/bootstrap.zip; ARCH=arm64|x86_64)
 	@ARCH=$(ARCH) scripts/build.sh
 
-deploy: build
-	@scripts/deploy.sh
+deploy: ## build, then sam deploy ENV=staging|prod (needs AWS credentials, ADMIN_TOKEN, USER_AGENT; ALARM_EMAIL optional)
+	@ARCH=$(ARCH) ENV=$(ENV) scripts/deploy.sh --check-only
+	@$(MAKE) --no-print-directory build ARCH=$(ARCH)
+	@ARCH=$(ARCH) ENV=$(ENV) scripts/deploy.sh
 
-fmt:
+logs: ## follow the deployed functions' logs: ENV=staging|prod [FN=keys|usage|data]
+	@ENV=$(ENV) scripts/ops.sh logs
+
+delete: ## delete the ENV=staging|prod stack (the DynamoDB table is retained)
+	@ENV=$(ENV) scripts/ops.sh delete
+
+fmt: ## cargo fmt
 	cargo fmt --all
 
-clean:
+clean: ## cargo clean and the local state (.local)
 	cargo clean
 	rm -rf .local

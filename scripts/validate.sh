@@ -2,9 +2,13 @@
 # Static validation of the deployment description; offline apart from the
 # first pip install. Run from anywhere: bash scripts/validate.sh
 #
-#   cfn-lint   infra/template.yaml: zero errors AND zero warnings (cfn-lint's
-#              default exit code is non-zero on warnings too; no rule is
-#              silenced, there is no .cfnlintrc)
+#   cfn-lint   infra/template.yaml with the serverless rules
+#              (cfn-lint-serverless): zero errors AND zero warnings (cfn-lint's
+#              default exit code is non-zero on warnings too; there is no
+#              .cfnlintrc: a rule is only ever skipped on one resource, in its
+#              Metadata, with the reason next to it)
+#   checkov    the IaC scanner over the template: every check passes or is
+#              skipped on its resource (Metadata.checkov.skip) with a comment
 #   openapi    infra/openapi.yaml is a valid OpenAPI 3.1 document
 #   examples   every example in openapi.yaml matches its schema
 #   routes     template HttpApi routes == openapi.yaml operations == the
@@ -17,11 +21,15 @@
 # when the installed ones differ.
 set -euo pipefail
 
-CFN_LINT_VERSION=1.58.0
-OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0  # brings jsonschema, referencing, rfc3339-validator, PyYAML
-
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+
+# The pins live in tools/requirements.txt (one place for every project-local Python tool).
+pinned() { sed -n "s/^$1==\([^ ]*\).*/\1/p" tools/requirements.txt; }
+CFN_LINT_VERSION=$(pinned cfn-lint)
+CFN_LINT_SERVERLESS_VERSION=$(pinned cfn-lint-serverless)
+CHECKOV_VERSION=$(pinned checkov)
+OPENAPI_SPEC_VALIDATOR_VERSION=$(pinned openapi-spec-validator)  # brings jsonschema, referencing, PyYAML
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
@@ -48,6 +56,9 @@ EOF
 
 wanted=()
 [[ "$(installed_version cfn-lint)" == "$CFN_LINT_VERSION" ]] || wanted+=("cfn-lint==$CFN_LINT_VERSION")
+[[ "$(installed_version cfn-lint-serverless)" == "$CFN_LINT_SERVERLESS_VERSION" ]] \
+  || wanted+=("cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION")
+[[ "$(installed_version checkov)" == "$CHECKOV_VERSION" ]] || wanted+=("checkov==$CHECKOV_VERSION")
 [[ "$(installed_version openapi-spec-validator)" == "$OPENAPI_SPEC_VALIDATOR_VERSION" ]] \
   || wanted+=("openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION")
 if ((${#wanted[@]})); then
@@ -78,8 +89,18 @@ run() {
   fi
 }
 
-run cfn-lint "infra/template.yaml has 0 errors and 0 warnings (cfn-lint $CFN_LINT_VERSION)" \
-  "$VENV/bin/cfn-lint" infra/template.yaml
+run cfn-lint "infra/template.yaml has 0 errors and 0 warnings (cfn-lint $CFN_LINT_VERSION + cfn-lint-serverless $CFN_LINT_SERVERLESS_VERSION)" \
+  "$VENV/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- infra/template.yaml
+# checkov: --skip-download keeps it offline (it would otherwise try its vendor's API and print a
+# traceback); the summary line names how many checks passed and how many were skipped with a reason.
+checkov_summary() {
+  local out
+  out="$("$VENV/bin/checkov" -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download 2>&1)" \
+    || { echo "$out"; return 1; }
+  grep -q "Failed checks: 0" <<<"$out" || { echo "$out"; return 1; }
+  echo "ok   checkov: infra/template.yaml $(grep -o 'Passed checks: [0-9]*, Failed checks: 0, Skipped checks: [0-9]*' <<<"$out") (checkov $CHECKOV_VERSION; every skip has its reason in the template)"
+}
+run checkov "" checkov_summary
 run openapi "infra/openapi.yaml is valid OpenAPI 3.1 (openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION)" \
   "$VENV/bin/openapi-spec-validator" --schema 3.1 infra/openapi.yaml
 run examples "" "$PY" infra/check_examples.py infra/openapi.yaml

@@ -15,6 +15,8 @@ use crate::config::{AdminTokenDigest, Config};
 use crate::domain::{Tier, UserId};
 use crate::error::ApiError;
 use crate::http::header_text;
+use crate::ops_metrics::{self, KeyVerification};
+use crate::request_scope;
 use crate::store::{Store, UserRecord};
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -127,13 +129,17 @@ impl Authenticator {
         let digest = key.digest();
         if let Some(known) = self.verified.get(key.key_id()).await {
             if bool::from(known.digest.ct_eq(&digest)) {
+                ops_metrics::key_verification(KeyVerification::CacheHit);
+                request_scope::note_tier(known.tier.as_str());
                 return Ok(known);
             }
         }
         if self.rejected.contains_key(&digest) {
+            ops_metrics::key_verification(KeyVerification::RejectedCached);
             return Err(ApiError::invalid_api_key());
         }
         let Some(record) = self.store.get_key(key.key_id()).await? else {
+            ops_metrics::key_verification(KeyVerification::UnknownKey);
             tracing::info!(key_id = %key.key_id(), "unknown key id");
             return Err(ApiError::invalid_api_key());
         };
@@ -143,6 +149,7 @@ impl Authenticator {
             .await
             .map_err(|error| ApiError::Internal(format!("bcrypt task failed: {error}")))?;
         if !matches {
+            ops_metrics::key_verification(KeyVerification::BcryptRejected);
             self.rejected.insert(digest, ()).await;
             tracing::info!(key_id = %key.key_id(), "key failed verification");
             return Err(ApiError::invalid_api_key());
@@ -153,6 +160,8 @@ impl Authenticator {
             user_id: record.user_id,
             tier: record.tier_hint,
         });
+        ops_metrics::key_verification(KeyVerification::Bcrypt);
+        request_scope::note_tier(verified.tier.as_str());
         self.verified
             .insert(verified.key_id.clone(), verified.clone())
             .await;
@@ -184,12 +193,19 @@ impl Authenticator {
     ) -> Result<Caller, ApiError> {
         match self.credentials(headers)? {
             Credentials::None => Ok(Caller::Anonymous),
-            Credentials::Admin => Ok(Caller::Admin),
+            Credentials::Admin => {
+                request_scope::note_tier("admin");
+                request_scope::note_actor(crate::audit::Actor::Admin);
+                Ok(Caller::Admin)
+            }
             Credentials::Key(key) => {
                 let verified = self.verify_key(&key).await?;
                 match self.store.get_user(&verified.user_id).await? {
                     Some(user) if user.key_is_live(&verified.key_id, now) => {
                         self.remember_tier(&verified, user.tier).await;
+                        request_scope::note_actor(crate::audit::Actor::Key {
+                            key_id: verified.key_id.clone(),
+                        });
                         Ok(Caller::Holder {
                             user: Box::new(user),
                             key_id: verified.key_id.clone(),

@@ -5,9 +5,12 @@
 //! - [`error`] and [`http`]: the one API error type, its JSON rendering, request parsing;
 //! - [`store`]: the DynamoDB table and every access pattern;
 //! - [`auth`] and [`metering`]: who is calling, and exact monthly quotas;
-//! - [`app`]: what a container builds once and every request borrows.
+//! - [`app`]: what a container builds once and every request borrows;
+//! - [`request_scope`] and [`ops_metrics`]: the request id on every log line, header and error
+//!   body, and the CloudWatch EMF metrics.
 pub mod apikey;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -15,6 +18,9 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metering;
+pub mod ops_metrics;
+pub mod quota_alerts;
+pub mod request_scope;
 pub mod store;
 pub mod telemetry;
 

@@ -127,7 +127,11 @@ impl App {
                     .charge_demo(group, limit, now, self.config.usage_retention_days, mark)
                     .await?
                 {
-                    Ok(used) => Ok(Charge::new(state(used), None, mark)),
+                    Ok(used) => {
+                        let charge = Charge::new(state(used), None, mark);
+                        self.after_charge(&charge).await;
+                        Ok(charge)
+                    }
                     Err(used) => Err(quota_exceeded(state(used), limit)),
                 }
             }
@@ -156,11 +160,10 @@ impl App {
                     match attempt {
                         Ok(used) => {
                             self.auth.remember_tier(verified, tier).await;
-                            return Ok(Charge::new(
-                                state(used),
-                                Some(verified.key_id.clone()),
-                                mark,
-                            ));
+                            let charge =
+                                Charge::new(state(used), Some(verified.key_id.clone()), mark);
+                            self.after_charge(&charge).await;
+                            return Ok(charge);
                         }
                         Err(StoreError::ConditionFailed) => {}
                         Err(other) => return Err(other.into()),
@@ -195,6 +198,7 @@ impl App {
     /// refund is logged (the customer would be over-charged by one) and never turns the
     /// response into an error.
     pub async fn refund(&self, charge: &Charge) {
+        crate::ops_metrics::refund();
         match self
             .store
             .refund(
@@ -236,6 +240,7 @@ impl App {
 }
 
 fn quota_exceeded(state: QuotaState, quota: u64) -> Refusal {
+    crate::ops_metrics::quota_refusal(state.tier.map_or("demo", Tier::as_str));
     Refusal {
         error: ApiError::QuotaExceeded {
             quota,

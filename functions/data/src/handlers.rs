@@ -21,7 +21,7 @@ use harmonic_shared::lambda_http::http::{header, HeaderName, HeaderValue, Method
 use harmonic_shared::lambda_http::{Body, Request, Response};
 use harmonic_shared::metering::{response_time_header, Charge, QuotaState};
 use harmonic_shared::store::UsageEvent;
-use harmonic_shared::{ApiError, App};
+use harmonic_shared::{request_scope, ApiError, App};
 use serde_json::json;
 use std::time::Instant;
 
@@ -50,14 +50,18 @@ const ENDPOINT: &str = "/api/v1/data";
 
 /// One request in, one response out: every error becomes its JSON response here.
 pub async fn handle(state: &DataApp, request: Request) -> Response<Body> {
+    request_scope::serve("data", &request, handle_in_scope(state, &request)).await
+}
+
+async fn handle_in_scope(state: &DataApp, request: &Request) -> Response<Body> {
     let started = Instant::now();
-    let path = api_path(&request);
+    let path = api_path(request);
     let method = request.method().clone();
     let mut response = match path_segments(&path).as_slice() {
         ["data"] => match method {
-            Method::POST => query(state, &request, started).await,
-            Method::GET => respond(status_routes(state, &request).await),
-            Method::DELETE => respond(clear_cache(state, &request).await),
+            Method::POST => query(state, request, started).await,
+            Method::GET => respond(status_routes(state, request).await),
+            Method::DELETE => respond(clear_cache(state, request).await),
             Method::OPTIONS => options(&state.app),
             _ => method_not_allowed(&method, "GET, POST, DELETE, OPTIONS").into_response(),
         },

@@ -2,11 +2,12 @@
 use data::sources::{SourceSettings, Sources};
 use data::DataApp;
 use harmonic_shared::lambda_http::{run, service_fn, Error, Request};
-use harmonic_shared::{telemetry, App};
+use harmonic_shared::{ops_metrics, telemetry, App};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    ops_metrics::install("data");
     let app = App::from_env().await.expect("configuration");
     let settings = SourceSettings::from_env().expect("source configuration");
     let sources = Sources::new(settings).expect("HTTP client for the sources");

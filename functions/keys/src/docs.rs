@@ -17,6 +17,7 @@ pub fn options() -> Response<Body> {
             {"method": "POST", "path": "/api/v1/keys", "body": {"userId": "string (required)", "name": "string?", "tier": "free|pro|enterprise (admin only)", "expiresAt": "RFC 3339 instant?"}, "returns": "201 with the key, shown once"},
             {"method": "GET", "path": "/api/v1/keys", "query": {"userId": "admin only"}, "returns": "the user's keys (never the key itself)"},
             {"method": "GET", "path": "/api/v1/keys/stats", "returns": "totals: generated, active, revoked, expired (admin)"},
+            {"method": "GET", "path": "/api/v1/keys/audit", "query": {"userId": "admin only", "limit": "1..100, default 50", "cursor": "nextCursor of the previous page"}, "returns": "the user's key and account actions, newest first: who, what, which key, when"},
             {"method": "GET", "path": "/api/v1/keys/{id}", "returns": "one key's details"},
             {"method": "DELETE", "path": "/api/v1/keys/{id}", "returns": "revocation, effective on the next request (idempotent)"},
             {"method": "PUT", "path": "/api/v1/users/{userId}/tier", "body": {"tier": "free|pro|enterprise"}, "returns": "admin: the user's new tier and its live keys"},

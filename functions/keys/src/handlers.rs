@@ -2,6 +2,7 @@
 //! (another user's key is a 404, never a 403) and answers JSON.
 use chrono::{DateTime, Duration, Utc};
 use harmonic_shared::apikey::KeyId;
+use harmonic_shared::audit::AuditAction;
 use harmonic_shared::auth::Caller;
 use harmonic_shared::domain::{rfc3339, truncate_for_message, ClientGroup, KeyName, Tier, UserId};
 use harmonic_shared::http::{body_bytes, client_ip, json_response, query_param, JsonObject};
@@ -183,6 +184,13 @@ pub async fn create(app: &App, request: &Request) -> Result<Response<Body>, ApiE
             return Err(error);
         }
     };
+    app.audit(
+        AuditAction::Issue,
+        &input.user_id,
+        Some(&issued.record.key_id),
+        json!({ "signup": created_user, "tier": tier }),
+    )
+    .await;
     Ok(no_store(json_response(
         StatusCode::CREATED,
         &views::created(&app.config, &issued.key, &issued.record, tier),
@@ -408,6 +416,13 @@ pub async fn revoke(
         require_key_manager(app, holder_key).await?;
     }
     let revoked_at = revoke_key(app, &visible.record, app.clock.now(), None).await?;
+    app.audit(
+        AuditAction::Revoke,
+        &visible.record.user_id,
+        Some(&key_id),
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &json!({ "success": true, "keyId": key_id, "revokedAt": revoked_at }),
@@ -490,6 +505,13 @@ pub async fn rotate(
     } else {
         None
     };
+    app.audit(
+        AuditAction::Rotate,
+        &record.user_id,
+        Some(&key_id),
+        json!({ "newKeyId": issued.record.key_id, "oldKeyRevokesAt": old_revokes_at }),
+    )
+    .await;
     let mut new_key = views::created(&app.config, &issued.key, &issued.record, user.tier);
     if let Some(fields) = new_key.as_object_mut() {
         // `success` belongs to the rotation's body, once; the new key keeps its save-now message.
@@ -543,6 +565,13 @@ pub async fn change_tier(
         .map(|record| views::summary(record, Some(&user), now))
         .collect();
     tracing::info!(user_id = %user_id, from = %previous, to = %tier, "tier changed by the administrator");
+    app.audit(
+        AuditAction::TierChange,
+        &user_id,
+        None,
+        json!({ "from": previous, "to": tier }),
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &json!({

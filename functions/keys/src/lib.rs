@@ -5,10 +5,12 @@
 //! | POST | /api/v1/keys | admin (any user, any tier), anyone (sign-up of a new Free user), a holder (own user) |
 //! | GET | /api/v1/keys | holder (own keys), admin (`?userId=`) |
 //! | GET | /api/v1/keys/stats | admin |
+//! | GET | /api/v1/keys/audit | holder (own user), admin (`?userId=`) |
 //! | GET, DELETE | /api/v1/keys/{id} | the key's owner, admin |
 //! | POST | /api/v1/keys/{id}/rotate | the key's owner, admin |
 //! | PUT | /api/v1/users/{userId}/tier | admin: changes an existing user's tier, lists its live keys |
 //! | OPTIONS | each of the above | anyone: JSON documentation |
+mod audit_trail;
 mod docs;
 mod handlers;
 mod issue;
@@ -20,15 +22,18 @@ use harmonic_shared::http::{
 };
 use harmonic_shared::lambda_http::http::Method;
 use harmonic_shared::lambda_http::{Body, Request, Response};
-use harmonic_shared::{ApiError, App};
+use harmonic_shared::{request_scope, ApiError, App};
 
 /// One request in, one response out: every error becomes its JSON response here.
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
-    let path = api_path(&request);
-    let method = request.method().clone();
-    let response = respond(route(app, &request, &path).await);
-    log_request("keys", &method, &path, &response);
-    response
+    request_scope::serve("keys", &request, async {
+        let path = api_path(&request);
+        let method = request.method().clone();
+        let response = respond(route(app, &request, &path).await);
+        log_request("keys", &method, &path, &response);
+        response
+    })
+    .await
 }
 
 async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body>, ApiError> {
@@ -39,6 +44,11 @@ async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body
             Method::GET => handlers::list(app, request).await,
             Method::OPTIONS => Ok(docs::options()),
             _ => Err(method_not_allowed(method, "GET, POST, OPTIONS")),
+        },
+        ["keys", "audit"] => match *method {
+            Method::GET => audit_trail::list(app, request).await,
+            Method::OPTIONS => Ok(docs::options()),
+            _ => Err(method_not_allowed(method, "GET, OPTIONS")),
         },
         ["keys", "stats"] => match *method {
             Method::GET => handlers::stats(app, request).await,

@@ -1,10 +1,11 @@
 //! The keys Lambda: wiring only. Routing and handlers live in the library.
 use harmonic_shared::lambda_http::{run, service_fn, Error, Request};
-use harmonic_shared::{telemetry, App};
+use harmonic_shared::{ops_metrics, telemetry, App};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    ops_metrics::install("keys");
     let app = App::from_env().await.expect("configuration");
     let app = &app;
     run(service_fn(move |request: Request| async move {

@@ -100,7 +100,7 @@ pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
                 }),
             }
         }
-        _ => QuotaState::of_user(&app.config, &user, period).to_json(),
+        _ => app.quota_status_json(&user, period).await?,
     };
     Ok(json_response(StatusCode::OK, &body))
 }
@@ -250,6 +250,13 @@ pub async fn reset(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
         Err(other) => return Err(other.into()),
     }
     tracing::info!(user_id = %user_id, period = %period.label(), "monthly usage reset by admin");
+    app.audit(
+        harmonic_shared::audit::AuditAction::UsageReset,
+        &user_id,
+        None,
+        json!({ "period": period.label() }),
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &json!({ "success": true, "userId": user_id, "period": period.label(), "used": 0 }),

@@ -15,15 +15,18 @@ use harmonic_shared::http::{
 };
 use harmonic_shared::lambda_http::http::Method;
 use harmonic_shared::lambda_http::{Body, Request, Response};
-use harmonic_shared::{ApiError, App};
+use harmonic_shared::{request_scope, ApiError, App};
 
 /// One request in, one response out: every error becomes its JSON response here.
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
-    let path = api_path(&request);
-    let method = request.method().clone();
-    let response = respond(route(app, &request, &path).await);
-    log_request("usage", &method, &path, &response);
-    response
+    request_scope::serve("usage", &request, async {
+        let path = api_path(&request);
+        let method = request.method().clone();
+        let response = respond(route(app, &request, &path).await);
+        log_request("usage", &method, &path, &response);
+        response
+    })
+    .await
 }
 
 async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body>, ApiError> {

@@ -11,9 +11,15 @@
 //! | daily counters | `USAGE#<subject>` | `DAY#YYYY-MM-DD` | requests, errors, total ms, per source, per endpoint; TTL |
 //! | key stats shard | `STATS#KEYS` | `SHARD#<n>` | generated, revoked |
 //! | usage stats shard | `STATS#USAGE#YYYY-MM` | `SHARD#<n>` | requests, errors, per tier |
+//! | audit entry | `AUDIT#<userId>` | `<at>#<nonce>` | who, what, which key; append-only; TTL |
+//! | quota crossing | `ALERTS#<userId>` | `QUOTA#YYYY-MM#080` | written once per month and threshold; TTL |
+mod alerts;
+mod audit;
 mod keys;
 mod usage;
 mod users;
+
+pub use alerts::QuotaCrossingRecord;
 
 pub use keys::{KeyRecord, KeyStats};
 pub use usage::{DailyCounters, Subject, UsageEvent, UsageStats};
@@ -56,7 +62,7 @@ where
     R: std::fmt::Debug,
 {
     fn from(error: SdkError<E, R>) -> Self {
-        match &error {
+        let converted = match &error {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
                 StoreError::Unavailable(format!("{error}"))
             }
@@ -78,13 +84,17 @@ where
                 }
             }
             _ => StoreError::Internal(format!("{error}")),
-        }
+        };
+        crate::ops_metrics::storage_error(&converted);
+        converted
     }
 }
 
 impl From<serde_dynamo::Error> for StoreError {
     fn from(error: serde_dynamo::Error) -> Self {
-        StoreError::Corrupt(error.to_string())
+        let converted = StoreError::Corrupt(error.to_string());
+        crate::ops_metrics::storage_error(&converted);
+        converted
     }
 }
 

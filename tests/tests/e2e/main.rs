@@ -6,6 +6,7 @@ mod abuse;
 mod charging;
 mod concurrency;
 mod flows;
+mod operations;
 mod secrets;
 
 pub fn api_url() -> String {

@@ -1185,8 +1185,9 @@ async fn expression_like_strings_in_free_text_fields_are_stored_and_searched_lit
     assert!(
         new_items.iter().all(|item| item.starts_with("KEY#")
             || item == &format!("USER#{USER}/PROFILE")
-            || item.starts_with("STATS#KEYS/")),
-        "creating keys touched only key items, the user and key statistics: {new_items:?}"
+            || item.starts_with("STATS#KEYS/")
+            || item.starts_with(&format!("AUDIT#{USER}/"))),
+        "creating keys touched only key items, the user, key statistics and the user's audit trail: {new_items:?}"
     );
 
     let mut served = 0;

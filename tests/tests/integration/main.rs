@@ -8,4 +8,5 @@ mod faults;
 mod hostile_input;
 mod keys_api;
 mod metering;
+mod operations;
 mod usage_api;

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
+use harmonic_shared::ops_metrics;
 use moka::future::Cache;
 use serde::Serialize;
 use serde_json::Value;
@@ -420,6 +421,7 @@ impl Sources {
                 } else {
                     counters.cache_hits.fetch_add(1, Ordering::Relaxed);
                 }
+                ops_metrics::source_call(kind.as_str(), !fresh, false, latency_ms);
                 SourceOutcome::Success(SourceSuccess {
                     source: kind,
                     matched: answer.no_match.is_none(),
@@ -435,6 +437,7 @@ impl Sources {
                     .upstream_latency_ms
                     .fetch_add(latency_ms, Ordering::Relaxed);
                 counters.errors.fetch_add(1, Ordering::Relaxed);
+                ops_metrics::source_call(kind.as_str(), false, true, latency_ms);
                 tracing::warn!(source = %kind, code = error.code(), error = %error, latency_ms, "source failed");
                 let failure = SourceFailure {
                     source: kind,
