@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
+use crate::cors::AllowedOrigins;
 use crate::domain::Tier;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,6 +66,8 @@ pub struct Config {
     pub usage_retention_days: u32,
     /// `KEY_CACHE_TTL_SECONDS`: how long a container remembers a verified key.
     pub key_cache_ttl: Duration,
+    /// `CORS_ALLOWED_ORIGINS`: the web origins whose pages may read the API's answers.
+    pub cors_allowed_origins: AllowedOrigins,
 }
 
 impl Config {
@@ -108,6 +111,10 @@ impl Config {
                 1,
                 86_400,
             )?),
+            cors_allowed_origins: AllowedOrigins::parse(
+                &get("CORS_ALLOWED_ORIGINS").unwrap_or_default(),
+            )
+            .map_err(|why| problem("CORS_ALLOWED_ORIGINS", &why))?,
             dynamodb_endpoint,
             admin_token,
         })
@@ -211,6 +218,7 @@ mod tests {
             ("FREE_MONTHLY_QUOTA", "-1"),
             ("ADMIN_TOKEN", "short"),
             ("ADMIN_TOKEN_SHA256", "xyz"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
         ];
         for (variable, value) in cases {
             let error = config_with(&[(variable, value)]).unwrap_err();

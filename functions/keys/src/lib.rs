@@ -17,6 +17,7 @@ use harmonic_shared::apikey::KeyId;
 use harmonic_shared::http::{
     api_path, log_request, method_not_allowed, path_segments, respond, route_not_found,
 };
+use harmonic_shared::cors;
 use harmonic_shared::lambda_http::http::Method;
 use harmonic_shared::lambda_http::{Body, Request, Response};
 use harmonic_shared::{ApiError, App};
@@ -25,7 +26,8 @@ use harmonic_shared::{ApiError, App};
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
     let path = api_path(&request);
     let method = request.method().clone();
-    let response = respond(route(app, &request, &path).await);
+    let mut response = respond(route(app, &request, &path).await);
+    cors::decorate(&app.config.cors_allowed_origins, request.headers(), &mut response);
     log_request("keys", &method, &path, &response);
     response
 }
@@ -33,6 +35,10 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body>, ApiError> {
     let method = request.method();
     match path_segments(path).as_slice() {
+        _ if cors::is_preflight(request) => Ok(cors::answer_preflight(
+            &app.config.cors_allowed_origins,
+            request,
+        )),
         ["keys"] => match *method {
             Method::POST => handlers::create(app, request).await,
             Method::GET => handlers::list(app, request).await,
