@@ -12,14 +12,26 @@ fn only_block<'a>(page: &'a str, tag: &str) -> &'a str {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let count = page.matches(&format!("<{tag}")).count();
-    assert_eq!(count, 1, "{PAGE} must have exactly one <{tag}> block, found {count}");
-    let start = page.find(&open).unwrap_or_else(|| panic!("{PAGE}: no plain {open}")) + open.len();
-    let end = start + page[start..].find(&close).unwrap_or_else(|| panic!("{PAGE}: no {close}"));
+    assert_eq!(
+        count, 1,
+        "{PAGE} must have exactly one <{tag}> block, found {count}"
+    );
+    let start = page
+        .find(&open)
+        .unwrap_or_else(|| panic!("{PAGE}: no plain {open}"))
+        + open.len();
+    let end = start
+        + page[start..]
+            .find(&close)
+            .unwrap_or_else(|| panic!("{PAGE}: no {close}"));
     &page[start..end]
 }
 
 fn hash(text: &str) -> String {
-    format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
+    format!(
+        "'sha256-{}'",
+        STANDARD.encode(Sha256::digest(text.as_bytes()))
+    )
 }
 
 fn main() {

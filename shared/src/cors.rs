@@ -172,7 +172,8 @@ mod tests {
 
     #[test]
     fn origins_are_parsed_or_refused_with_the_reason() {
-        let parsed = AllowedOrigins::parse(" https://App.Example.com, http://localhost:3000 ,").unwrap();
+        let parsed =
+            AllowedOrigins::parse(" https://App.Example.com, http://localhost:3000 ,").unwrap();
         assert_eq!(
             parsed.exact,
             ["https://app.example.com", "http://localhost:3000"]

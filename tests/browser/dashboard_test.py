@@ -149,6 +149,7 @@ class Page:
         self.driver.set_window_size(width, 900)
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         self.driver.set_window_size(width, min(max(height, 600), 4000))
+        self.driver.execute_script("window.scrollTo(0, 0)")
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / name
         self.driver.save_screenshot(str(path))
@@ -172,7 +173,7 @@ def main() -> None:
     # A Pro holder whose key name is hostile markup: it must appear as text, never run.
     hostile_name = '<img src=x onerror="window.__pwned=1">'
     key, key_id = new_key(API, "pro", hostile_name)
-    for query in ("quantum", "ocean"):
+    for query in ("quantum", "quantum computing"):
         if metered(API, key, query) != 200:
             fail("a metered request with the new key failed")
 
@@ -204,7 +205,7 @@ def main() -> None:
 
         # A metered request made meanwhile appears after Refresh.
         before = used(API, key)
-        if metered(API, key, "meanwhile") != 200:
+        if metered(API, key) != 200:
             fail("the request made meanwhile failed")
         page.refresh()
         shown_used = int(page.text("used").replace(",", ""))
@@ -232,6 +233,19 @@ def main() -> None:
         driver.find_element(By.ID, "dismiss-key").click()
         check(not page.shown("new-key") and driver.find_element(By.ID, "new-key-value").get_attribute("value") == "",
               "the new key is gone once dismissed")
+
+        # Rotate the key made on the page: a new key is shown once, the old one stops at once.
+        created_id = created[3:13]
+        row = driver.find_element(By.CSS_SELECTOR, f"#keys tbody tr[data-key-id='{created_id}']")
+        row.find_element(By.XPATH, ".//button[text()='Rotate']").click()
+        page.wait(lambda d: page.shown("new-key") and d.find_element(By.ID, "new-key-value")
+                  .get_attribute("value").startswith("hm_"), "the rotated key is shown")
+        rotated = driver.find_element(By.ID, "new-key-value").get_attribute("value")
+        old_status, _, _ = call("GET", f"{API}/api/v1/usage?action=current", key=created)
+        check(rotated != created and old_status == 401 and used(API, rotated) == used(API, key),
+              "rotating shows the new key once; the old key is refused")
+        page.wait_dashboard()
+        driver.find_element(By.ID, "dismiss-key").click()
 
         check(severe(page.console()) == [] and page.violations() == [],
               "no console error and no CSP violation while using the page")

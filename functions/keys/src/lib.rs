@@ -14,10 +14,10 @@ mod issue;
 mod views;
 
 use harmonic_shared::apikey::KeyId;
+use harmonic_shared::cors;
 use harmonic_shared::http::{
     api_path, log_request, method_not_allowed, path_segments, respond, route_not_found,
 };
-use harmonic_shared::cors;
 use harmonic_shared::lambda_http::http::Method;
 use harmonic_shared::lambda_http::{Body, Request, Response};
 use harmonic_shared::{ApiError, App};
@@ -27,7 +27,11 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     let path = api_path(&request);
     let method = request.method().clone();
     let mut response = respond(route(app, &request, &path).await);
-    cors::decorate(&app.config.cors_allowed_origins, request.headers(), &mut response);
+    cors::decorate(
+        &app.config.cors_allowed_origins,
+        request.headers(),
+        &mut response,
+    );
     log_request("keys", &method, &path, &response);
     response
 }

@@ -35,8 +35,7 @@ pub fn options() -> Response<Body> {
             {"method": "GET", "path": "/dashboard", "returns": "the usage dashboard (HTML): quota, daily chart, breakdowns, latest requests, keys; asks for an API key, kept in the tab's sessionStorage only"}
         ]
     });
-    let mut response =
-        harmonic_shared::http::json_response(StatusCode::OK, &documentation);
+    let mut response = harmonic_shared::http::json_response(StatusCode::OK, &documentation);
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET, OPTIONS"));
