@@ -10,6 +10,9 @@
 2. refs: every Ref / Fn::GetAtt / Fn::Sub ${...} in the template names a
    parameter, a resource or a pseudo parameter (cfn-lint 1.58.0 misses bad
    refs in AWS::Serverless::Function Environment variables).
+3. cors: the HttpApi CorsConfiguration (methods, headers, exposed headers,
+   max age) == the constants of shared/src/cors.rs, which the functions use
+   when they answer preflights themselves (cargo lambda watch --disable-cors).
 
 Usage: check_routes.py [--repo DIR]   (exit 0 and one line per check when OK)
 """
@@ -241,6 +244,40 @@ def check_refs(repo: Path, fail: Failures) -> int:
     return count
 
 
+RUST_CONST = re.compile(r'pub const ([A-Z_]+): &str = "((?:[^"\\]|\\\n)*)";', re.S)
+
+
+def check_cors(repo: Path, fail: Failures) -> int:
+    tpl = yaml.load((repo / "infra/template.yaml").read_text(), Loader=CfnLoader)
+    rust = {name: re.sub(r"\\\n\s*", "", value)
+            for name, value in RUST_CONST.findall((repo / "shared/src/cors.rs").read_text())}
+    apis = [r for r in tpl.get("Resources", {}).values() if r.get("Type") == "AWS::Serverless::HttpApi"]
+    cors = apis[0].get("Properties", {}).get("CorsConfiguration") if apis else None
+    it = intrinsic(cors)
+    if it and it[0] == "If":
+        cors = it[1][1]
+    if not isinstance(cors, dict):
+        fail.add("template: the HttpApi has no CorsConfiguration (or not as !If [cond, config, NoValue])")
+        return 0
+
+    def as_set(text: str) -> set[str]:
+        return {part.strip().lower() for part in text.split(",") if part.strip()}
+
+    pairs = [("AllowMethods", "ALLOW_METHODS"), ("AllowHeaders", "ALLOW_HEADERS"),
+             ("ExposeHeaders", "EXPOSE_HEADERS")]
+    for field, const in pairs:
+        template_values = {str(v).lower() for v in cors.get(field) or []}
+        if const not in rust:
+            fail.add(f"shared/src/cors.rs: constant {const} not found")
+        elif template_values != as_set(rust[const]):
+            fail.add(f"CorsConfiguration.{field} {sorted(template_values)} != cors.rs {const} "
+                     f"{sorted(as_set(rust[const]))}")
+    if str(cors.get("MaxAge")) != rust.get("MAX_AGE_SECONDS"):
+        fail.add(f"CorsConfiguration.MaxAge {cors.get('MaxAge')} != cors.rs MAX_AGE_SECONDS "
+                 f"{rust.get('MAX_AGE_SECONDS')}")
+    return len(pairs) + 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
@@ -267,6 +304,16 @@ def main() -> int:
         status = 1
     else:
         print(f"ok   refs: {n} Ref/GetAtt/Sub targets in template.yaml exist")
+
+    fail = Failures()
+    n = check_cors(args.repo, fail)
+    if fail.items:
+        print("FAIL cors: the template's CorsConfiguration and shared/src/cors.rs disagree:")
+        for item in fail.items:
+            print(f"  - {item}")
+        status = 1
+    else:
+        print(f"ok   cors: {n} CorsConfiguration settings agree with shared/src/cors.rs")
     return status
 
 

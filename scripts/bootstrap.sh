@@ -3,6 +3,8 @@
 #   tools/node_modules  dynalite (DynamoDB-compatible server), from tools/package-lock.json
 #   .venv               cargo-lambda (and the infra validators), from tools/requirements.txt
 # Nothing is installed outside the checkout. Safe to run again: it only does what is missing.
+# With --browser (make test's end-to-end stage) also the OS packages of the real-browser test:
+# chromium and chromium-driver from apt when missing (scripts/browser-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +32,8 @@ if [ ! -f .venv/.installed ] || [ tools/requirements.txt -nt .venv/.installed ];
   say "installing cargo-lambda and the validators into .venv (pip, pinned in tools/requirements.txt)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
   touch .venv/.installed
+fi
+
+if [ "${1:-}" = "--browser" ]; then
+  scripts/browser-deps.sh
 fi

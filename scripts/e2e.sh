@@ -2,7 +2,7 @@
 # The end-to-end suite: the three functions under `cargo lambda watch` (several instances each)
 # with the router of Cargo.toml, on the DynamoDB-compatible server at $DYNAMODB_ENDPOINT (or one
 # started here), with upstream sources answered by local stubs. Runs the ignored tests of
-# tests/tests/e2e against it.
+# tests/tests/e2e against it, the dashboard's real-browser test (tests/browser) and schema fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -66,6 +66,12 @@ wait_for_http "http://127.0.0.1:$limited_port/api/v1/keys" 300 || { echo "[e2e] 
 API_URL="http://127.0.0.1:$watch_port" E2E_LIMITED_API_URL="http://127.0.0.1:$limited_port" \
   E2E_ADMIN_TOKEN="$ADMIN_TOKEN" E2E_LOG_FILE="$PWD/.local/e2e-watch.log" \
   cargo test --quiet -p harmonic-tests --test e2e -- --ignored --test-threads 1
+
+# The dashboard page in a real browser (headless Chromium + selenium), against the same stacks.
+scripts/bootstrap.sh --browser
+echo "[e2e] the dashboard in headless Chromium (screenshots in target/dashboard/)"
+API_URL="http://127.0.0.1:$watch_port" E2E_LIMITED_API_URL="http://127.0.0.1:$limited_port" \
+  E2E_ADMIN_TOKEN="$ADMIN_TOKEN" SCREENSHOT_DIR="$PWD/target/dashboard" .venv/bin/python tests/browser/dashboard_test.py
 
 # Schema fuzzing against the same stack, with a key holder of its own (Enterprise: never 429).
 fuzz_key=$(curl -s -X POST "http://127.0.0.1:$watch_port/api/v1/keys" -H "Authorization: Bearer $ADMIN_TOKEN" \

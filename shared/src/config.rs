@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::apikey::KeyCheckSecret;
+use crate::cors::AllowedOrigins;
 use crate::domain::Tier;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -71,6 +72,8 @@ pub struct Config {
     /// `SIGNUP_LIMIT_PER_IP_PER_DAY`: sign-ups per client address (IPv6: per /64) per UTC day;
     /// `None` (0) is no limit.
     pub signup_limit_per_ip_per_day: Option<u32>,
+    /// `CORS_ALLOWED_ORIGINS`: the web origins whose pages may read the API's answers.
+    pub cors_allowed_origins: AllowedOrigins,
 }
 
 /// What a local run uses when `KEY_CHECK_SECRET` is unset: only accepted together with a local
@@ -134,6 +137,10 @@ impl Config {
                 1,
                 86_400,
             )?),
+            cors_allowed_origins: AllowedOrigins::parse(
+                &get("CORS_ALLOWED_ORIGINS").unwrap_or_default(),
+            )
+            .map_err(|why| problem("CORS_ALLOWED_ORIGINS", &why))?,
             dynamodb_endpoint,
             admin_token,
             key_check,
@@ -242,6 +249,7 @@ mod tests {
             ("ADMIN_TOKEN_SHA256", "xyz"),
             ("KEY_CHECK_SECRET", "short"),
             ("SIGNUP_LIMIT_PER_IP_PER_DAY", "-1"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
         ];
         for (variable, value) in cases {
             let error = config_with(&[

@@ -3,6 +3,7 @@
 //! - [`config`]: typed configuration from the environment, read once per container;
 //! - [`domain`] and [`apikey`]: values parsed at the edge (user ids, tiers, periods, keys);
 //! - [`error`] and [`http`]: the one API error type, its JSON rendering, request parsing;
+//! - [`cors`]: which web origins may read the API's answers (preflights, allow headers);
 //! - [`store`]: the DynamoDB table and every access pattern;
 //! - [`auth`] and [`metering`]: who is calling, and exact monthly quotas;
 //! - [`app`]: what a container builds once and every request borrows;
@@ -14,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod http;

@@ -12,6 +12,7 @@
 //! nothing either. (Charging it instead would bill a customer for a request we did not even
 //! try; refunding it would cost us a charge, a refund and three usage writes each time.)
 use harmonic_shared::auth::Caller;
+use harmonic_shared::cors;
 use harmonic_shared::domain::rfc3339;
 use harmonic_shared::http::{
     api_path, body_bytes, client_ip, json_response, log_request, method_not_allowed, path_segments,
@@ -57,7 +58,9 @@ async fn handle_in_scope(state: &DataApp, request: &Request) -> Response<Body> {
     let started = Instant::now();
     let path = api_path(request);
     let method = request.method().clone();
+    let cors_origins = &state.app.config.cors_allowed_origins;
     let mut response = match path_segments(&path).as_slice() {
+        _ if cors::is_preflight(&request) => cors::answer_preflight(cors_origins, &request),
         ["data"] => match method {
             Method::POST => query(state, request, started).await,
             Method::GET => respond(status_routes(state, request).await),
@@ -69,6 +72,7 @@ async fn handle_in_scope(state: &DataApp, request: &Request) -> Response<Body> {
     };
     let (name, value) = response_time_header(started);
     response.headers_mut().insert(name, value);
+    cors::decorate(cors_origins, request.headers(), &mut response);
     log_request("data", &method, &path, &response);
     response
 }

@@ -17,6 +17,7 @@ mod issue;
 mod views;
 
 use harmonic_shared::apikey::KeyId;
+use harmonic_shared::cors;
 use harmonic_shared::http::{
     api_path, log_request, method_not_allowed, path_segments, respond, route_not_found,
 };
@@ -29,7 +30,12 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     request_scope::serve("keys", &request, async {
         let path = api_path(&request);
         let method = request.method().clone();
-        let response = respond(route(app, &request, &path).await);
+        let mut response = respond(route(app, &request, &path).await);
+        cors::decorate(
+            &app.config.cors_allowed_origins,
+            request.headers(),
+            &mut response,
+        );
         log_request("keys", &method, &path, &response);
         response
     })
@@ -39,6 +45,10 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body>, ApiError> {
     let method = request.method();
     match path_segments(path).as_slice() {
+        _ if cors::is_preflight(request) => Ok(cors::answer_preflight(
+            &app.config.cors_allowed_origins,
+            request,
+        )),
         ["keys"] => match *method {
             Method::POST => handlers::create(app, request).await,
             Method::GET => handlers::list(app, request).await,

@@ -276,7 +276,8 @@ pub fn options() -> Response<Body> {
             {"method": "GET", "path": "/api/v1/usage?action=endpoints&days=1..90", "returns": "per-endpoint counts, errors, average time"},
             {"method": "GET", "path": "/api/v1/usage?action=all&limit=1..100&cursor=", "returns": "every user's current usage (admin)"},
             {"method": "GET", "path": "/api/v1/usage?action=stats", "returns": "this month's totals (admin)"},
-            {"method": "DELETE", "path": "/api/v1/usage?userId=", "returns": "resets the user's current month (admin)"}
+            {"method": "DELETE", "path": "/api/v1/usage?userId=", "returns": "resets the user's current month (admin)"},
+            {"method": "GET", "path": "/dashboard", "returns": "the usage dashboard page (HTML) for a key holder"}
         ],
         "quotas": {"free": "FREE_MONTHLY_QUOTA (1000)", "pro": "PRO_MONTHLY_QUOTA (10000)", "enterprise": "unlimited"},
         "reset": "00:00 UTC on the 1st of each month"

@@ -7,9 +7,13 @@
 //! | GET | /api/v1/usage?action=all\|stats | admin |
 //! | DELETE | /api/v1/usage?userId= | admin: reset the user's current month |
 //! | OPTIONS | /api/v1/usage | anyone: JSON documentation |
+//! | GET | /dashboard | anyone: the usage dashboard page (HTML; it calls the API with the visitor's key) |
+//! | OPTIONS | /dashboard | anyone: JSON documentation |
+mod dashboard;
 mod handlers;
 mod params;
 
+use harmonic_shared::cors;
 use harmonic_shared::http::{
     api_path, log_request, method_not_allowed, path_segments, respond, route_not_found,
 };
@@ -22,7 +26,12 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     request_scope::serve("usage", &request, async {
         let path = api_path(&request);
         let method = request.method().clone();
-        let response = respond(route(app, &request, &path).await);
+        let mut response = respond(route(app, &request, &path).await);
+        cors::decorate(
+            &app.config.cors_allowed_origins,
+            request.headers(),
+            &mut response,
+        );
         log_request("usage", &method, &path, &response);
         response
     })
@@ -32,11 +41,20 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body>, ApiError> {
     let method = request.method();
     match path_segments(path).as_slice() {
+        _ if cors::is_preflight(request) => Ok(cors::answer_preflight(
+            &app.config.cors_allowed_origins,
+            request,
+        )),
         ["usage"] => match *method {
             Method::GET => handlers::get(app, request).await,
             Method::DELETE => handlers::reset(app, request).await,
             Method::OPTIONS => Ok(handlers::options()),
             _ => Err(method_not_allowed(method, "GET, DELETE, OPTIONS")),
+        },
+        ["dashboard"] => match *method {
+            Method::GET => Ok(dashboard::page()),
+            Method::OPTIONS => Ok(dashboard::options()),
+            _ => Err(method_not_allowed(method, "GET, OPTIONS")),
         },
         _ => Err(route_not_found(path)),
     }

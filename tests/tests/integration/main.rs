@@ -3,6 +3,7 @@
 mod abuse;
 mod apigw_events;
 mod authz_matrix;
+mod cors_dashboard;
 mod data_refunds;
 mod faults;
 mod hostile_input;
