@@ -60,7 +60,7 @@ async fn handle_in_scope(state: &DataApp, request: &Request) -> Response<Body> {
     let method = request.method().clone();
     let cors_origins = &state.app.config.cors_allowed_origins;
     let mut response = match path_segments(&path).as_slice() {
-        _ if cors::is_preflight(&request) => cors::answer_preflight(cors_origins, &request),
+        _ if cors::is_preflight(request) => cors::answer_preflight(cors_origins, request),
         ["data"] => match method {
             Method::POST => query(state, request, started).await,
             Method::GET => respond(status_routes(state, request).await),

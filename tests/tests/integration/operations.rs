@@ -1,7 +1,7 @@
 //! Operations against the DynamoDB-compatible server: quota threshold alerts exactly once under
 //! concurrency (with a local stand-in answering like EventBridge's PutEvents), their display in
 //! the usage endpoint, and the request id in headers and error bodies.
-use harmonic_shared::domain::{Period, UserId};
+use harmonic_shared::domain::{ClientGroup, Period, UserId};
 use harmonic_shared::lambda_http::http::{HeaderMap, HeaderValue};
 use harmonic_shared::metering::MeteredCaller;
 use harmonic_shared::quota_alerts::QuotaEventSink;
@@ -160,7 +160,7 @@ async fn unlimited_users_and_demo_callers_have_no_thresholds() {
         app.charge(&caller).await.unwrap();
     }
     let demo = MeteredCaller::Demo {
-        ip: "203.0.113.7".into(),
+        group: ClientGroup::of(Some("203.0.113.7")),
     };
     for _ in 0..2 {
         app.charge(&demo).await.unwrap();
