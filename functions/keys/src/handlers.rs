@@ -569,7 +569,7 @@ pub async fn change_tier(
         AuditAction::TierChange,
         &user_id,
         None,
-        json!({ "from": previous, "to": tier }),
+        json!({ "tier": tier, "previousTier": previous }),
     )
     .await;
     Ok(json_response(

@@ -320,7 +320,8 @@ fn actions(answer: &Answer) -> Vec<String> {
 #[tokio::test]
 async fn key_and_account_actions_are_audited_with_who_what_and_which_key() {
     let t = spawn_app().await;
-    // Sign-up (anonymous, from an address), then the admin sets a tier and issues a key.
+    // Sign-up (anonymous, from an address), then the admin changes the tier and the holder
+    // issues a second key.
     let signup = call_keys(
         &t.app,
         request("POST", "/api/v1/keys")
@@ -337,9 +338,27 @@ async fn key_and_account_actions_are_audited_with_who_what_and_which_key() {
             .set(default_now() + chrono::Duration::seconds(seconds))
     };
     tick(1);
-    let (_, admin_id) = admin_creates_key(&t.app, "audited", "pro").await;
+    let tier_changed = call_keys(
+        &t.app,
+        request("PUT", "/api/v1/users/audited/tier")
+            .admin()
+            .json(serde_json::json!({ "tier": "pro" }))
+            .build(),
+    )
+    .await;
+    assert_eq!(tier_changed.status, 200, "{}", tier_changed.text);
+    let second = call_keys(
+        &t.app,
+        request("POST", "/api/v1/keys")
+            .key(&first_key)
+            .json(serde_json::json!({ "userId": "audited" }))
+            .build(),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    let second_id = second.body["id"].as_str().unwrap().to_owned();
     tick(2);
-    // The holder rotates its key; the admin revokes the other one and resets the usage.
+    // The holder rotates its first key; the admin revokes the second and resets the usage.
     let rotated = call_keys(
         &t.app,
         request("POST", &format!("/api/v1/keys/{first_id}/rotate"))
@@ -354,7 +373,7 @@ async fn key_and_account_actions_are_audited_with_who_what_and_which_key() {
     tick(3);
     let revoked = call_keys(
         &t.app,
-        request("DELETE", &format!("/api/v1/keys/{admin_id}"))
+        request("DELETE", &format!("/api/v1/keys/{second_id}"))
             .admin()
             .build(),
     )
@@ -402,21 +421,24 @@ async fn key_and_account_actions_are_audited_with_who_what_and_which_key() {
             .collect::<Vec<Value>>()
     };
     let issues = find("issue");
-    assert_eq!(issues.len(), 2, "sign-up and admin: {}", trail.text);
+    assert_eq!(issues.len(), 2, "sign-up and holder: {}", trail.text);
     let signup_entry = issues
         .iter()
         .find(|e| e["actor"]["kind"] == "signup")
         .unwrap();
     assert_eq!(signup_entry["actor"]["clientIp"], "198.51.100.23");
     assert_eq!(signup_entry["keyId"], first_id.as_str());
-    let admin_issue = issues
+    let holder_issue = issues
         .iter()
-        .find(|e| e["keyId"] == admin_id.as_str())
+        .find(|e| e["keyId"] == second_id.as_str())
         .unwrap();
-    assert_eq!(admin_issue["actor"]["kind"], "admin");
+    assert_eq!(holder_issue["actor"]["kind"], "key");
+    assert_eq!(holder_issue["actor"]["keyId"], first_id.as_str());
     let tier = find("tier_change");
     assert_eq!(tier.len(), 1);
+    assert_eq!(tier[0]["actor"]["kind"], "admin");
     assert_eq!(tier[0]["detail"]["tier"], "pro");
+    assert_eq!(tier[0]["detail"]["previousTier"], "free");
     let rotation = &find("rotate")[0];
     assert_eq!(rotation["actor"]["kind"], "key");
     assert_eq!(rotation["actor"]["keyId"], first_id.as_str());
@@ -424,7 +446,7 @@ async fn key_and_account_actions_are_audited_with_who_what_and_which_key() {
     assert_eq!(rotation["detail"]["newKeyId"], new_id.as_str());
     let revocation = &find("revoke")[0];
     assert_eq!(revocation["actor"]["kind"], "admin");
-    assert_eq!(revocation["keyId"], admin_id.as_str());
+    assert_eq!(revocation["keyId"], second_id.as_str());
     assert_eq!(find("usage_reset")[0]["detail"]["period"], "2026-11");
     assert_eq!(entries[0]["action"], "usage_reset", "newest first");
     for entry in entries {
@@ -568,8 +590,8 @@ async fn the_audit_trail_is_visible_to_its_user_and_the_admin_only() {
     .await;
     assert_eq!(admin.status, 200);
     assert_eq!(
-        admin.body["count"], 2,
-        "bob's issue and tier entries: {}",
+        admin.body["count"], 1,
+        "bob's one issue entry (creating a user with a tier is no tier change): {}",
         admin.text
     );
     let options = audit_of(&t.app, request("OPTIONS", "/api/v1/keys/audit").build()).await;
@@ -608,5 +630,8 @@ async fn the_audit_trail_pages_with_its_cursor() {
             None => break,
         }
     }
-    assert_eq!(seen, 6, "tier change + 5 issues, each once");
+    assert_eq!(
+        seen, 5,
+        "5 issues, each once (creating a user is no tier change)"
+    );
 }
