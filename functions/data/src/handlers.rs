@@ -14,6 +14,7 @@ use harmonic_shared::{ApiError, App};
 use serde_json::json;
 use std::time::Instant;
 
+use crate::idempotency::{self, Begun};
 use crate::request::DataRequest;
 use crate::sources::Sources;
 
@@ -77,10 +78,17 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         Ok(parsed) => parsed,
         Err(error) => return ApiError::BadRequest(error.message().to_owned()).into_response(),
     };
+    // 2b. With an Idempotency-Key: claim it, or answer the retry (not charged).
+    let claim = match idempotency::begin(app, &caller, request.headers(), bytes).await {
+        Ok(Begun::Fresh(claim)) => claim,
+        Ok(Begun::Replay(response)) => return response,
+        Err(error) => return error.into_response(),
+    };
     // 3. Count it, or refuse at the limit: one conditional update.
     let charge = match app.charge(&caller).await {
         Ok(charge) => charge,
         Err(refusal) => {
+            idempotency::release(app, claim).await;
             let exceeded = matches!(refusal.error, ApiError::QuotaExceeded { .. });
             let mut response = refusal.error.into_response();
             if let Some(quota) = refusal.state {
@@ -123,6 +131,7 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         HeaderName::from_static("x-query-mode"),
         HeaderValue::from_static(data_request.mode.as_str()),
     );
+    idempotency::finish(app, claim, &response).await;
     record(
         app,
         &charge,

@@ -10,10 +10,12 @@
 //! | daily counters | `USAGE#<subject>` | `DAY#YYYY-MM-DD` | requests, errors, total ms, per source, per endpoint; TTL |
 //! | key stats shard | `STATS#KEYS` | `SHARD#<n>` | generated, revoked |
 //! | usage stats shard | `STATS#USAGE#YYYY-MM` | `SHARD#<n>` | requests, errors, per tier |
+mod idempotency;
 mod keys;
 mod usage;
 mod users;
 
+pub use idempotency::{idempotency_pk, Claimed, ExistingRecord, StoredResponse};
 pub use keys::{KeyRecord, KeyStats};
 pub use usage::{DailyCounters, Subject, UsageEvent, UsageStats};
 pub use users::{ChargeRefusal, UserRecord};

@@ -4,6 +4,7 @@ mod apigw_events;
 mod authz_matrix;
 mod faults;
 mod hostile_input;
+mod idempotency;
 mod keys_api;
 mod metering;
 mod usage_api;
