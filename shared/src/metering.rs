@@ -171,6 +171,16 @@ impl App {
             .await
         {
             tracing::error!(subject = %charge.state.subject.display_id(), error = %error, "refund failed");
+        } else if let Err(error) = self
+            .store
+            .count_refund_on_day(
+                &charge.state.subject,
+                self.clock.now(),
+                self.config.usage_retention_days,
+            )
+            .await
+        {
+            tracing::warn!(subject = %charge.state.subject.display_id(), error = %error, "refund not counted on the day");
         }
     }
 

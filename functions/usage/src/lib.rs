@@ -3,10 +3,12 @@
 //!
 //! | method | path | who |
 //! |---|---|---|
-//! | GET | /api/v1/usage?action=current\|history\|analytics\|sources\|endpoints | holder (own user), admin (`userId=`) |
+//! | GET | /api/v1/usage?action=current\|history\|analytics\|sources\|endpoints\|breakdown | holder (own user), admin (`userId=`) |
+//! | GET | /api/v1/usage?action=export&month=YYYY-MM | holder (own user), admin (`userId=`, or all users): CSV |
 //! | GET | /api/v1/usage?action=all\|stats | admin |
 //! | DELETE | /api/v1/usage?userId= | admin: reset the user's current month |
 //! | OPTIONS | /api/v1/usage | anyone: JSON documentation |
+mod export;
 mod handlers;
 mod params;
 

@@ -11,11 +11,13 @@
 //! | key stats shard | `STATS#KEYS` | `SHARD#<n>` | generated, revoked |
 //! | usage stats shard | `STATS#USAGE#YYYY-MM` | `SHARD#<n>` | requests, errors, per tier |
 mod idempotency;
+mod invoicing;
 mod keys;
 mod usage;
 mod users;
 
 pub use idempotency::{idempotency_pk, Claimed, ExistingRecord, StoredResponse};
+pub use invoicing::REFUNDED_ATTRIBUTE;
 pub use keys::{KeyRecord, KeyStats};
 pub use usage::{DailyCounters, Subject, UsageEvent, UsageStats};
 pub use users::{ChargeRefusal, UserRecord};

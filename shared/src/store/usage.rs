@@ -16,7 +16,7 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn usage_pk(&self) -> String {
+    pub(crate) fn usage_pk(&self) -> String {
         match self {
             Subject::User(user_id) => format!("USAGE#{user_id}"),
             Subject::Demo(ip) => format!("USAGE#DEMO#{ip}"),
@@ -63,6 +63,8 @@ pub struct DailyCounters {
     pub date: String,
     pub requests: u64,
     pub errors: u64,
+    /// Requests given back because we failed them (`refunded`, see `store::invoicing`).
+    pub refunded: u64,
     pub total_ms: f64,
     /// Source name → (count, errors, total ms).
     pub sources: BTreeMap<String, (u64, u64, f64)>,
@@ -281,6 +283,7 @@ fn decode_day(item: &HashMap<String, AttributeValue>) -> DailyCounters {
         date,
         requests: number("requests") as u64,
         errors: number("errors") as u64,
+        refunded: number(super::REFUNDED_ATTRIBUTE) as u64,
         total_ms: number("totalMs"),
         ..DailyCounters::default()
     };
