@@ -198,6 +198,23 @@ impl JsonObject {
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field)
     }
+
+    /// Refuses a field not in `known`: a misspelt optional field would otherwise be ignored
+    /// silently (the contract, infra/openapi.yaml, says `additionalProperties: false`).
+    pub fn reject_unknown(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.0.keys().find(|name| !known.contains(&name.as_str())) {
+            None => Ok(()),
+            Some(unknown) => Err(ApiError::BadRequest(format!(
+                "unknown field `{}`; the fields are {}",
+                crate::domain::truncate_for_message(unknown),
+                known
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
 }
 
 fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
@@ -267,6 +284,12 @@ mod tests {
             .to_string()
             .contains("`missing` is required"));
         assert!(body.optional_int("a", 0, 4).is_err());
+        assert!(body.reject_unknown(&["a", "b", "c"]).is_ok());
+        let unknown = body.reject_unknown(&["a", "b"]).unwrap_err().to_string();
+        assert!(
+            unknown.contains("unknown field `c`; the fields are `a`, `b`"),
+            "{unknown}"
+        );
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub async fn handle(state: &DataApp, request: Request) -> Response<Body> {
             Method::OPTIONS => options(&state.app),
             _ => method_not_allowed(&method, "GET, POST, DELETE, OPTIONS").into_response(),
         },
+        ["openapi.json"] => match method {
+            Method::GET => crate::openapi::response(),
+            _ => method_not_allowed(&method, "GET").into_response(),
+        },
         _ => route_not_found(&path).into_response(),
     };
     let (name, value) = response_time_header(started);
@@ -267,7 +271,8 @@ fn options(app: &App) -> Response<Body> {
             "query": "1-500 characters (required)",
             "sources": "\"wiki\" | [\"wiki\", \"arxiv\"] | absent (all): wiki (wikipedia), arxiv, news, weather (climate), curiosity (kb)",
             "mode": "single (default) | comprehensive",
-            "maxResults": "1..20 (default 5)"
+            "maxResults": "1..20 (default 5)",
+            "otherFields": "refused with 400 (a misspelt field would change what is charged)"
         },
         "examples": [
             {"query": "quantum computing", "sources": "wiki"},
@@ -276,14 +281,16 @@ fn options(app: &App) -> Response<Body> {
             {"query": "artificial intelligence", "mode": "comprehensive"}
         ],
         "responseHeaders": ["X-RateLimit-Limit", "X-RateLimit-Used", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After (429)", "X-User-Id", "X-Response-Time", "X-Demo-Mode", "X-Data-Sources", "X-Query-Mode"],
-        "statuses": {"200": "at least one source answered", "400": "bad body (not charged)", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged)", "503": "storage unavailable, retry"},
+        "statuses": {"200": "at least one source answered", "400": "bad body or Idempotency-Key (not charged)", "409": "the first request with this Idempotency-Key is still being served", "422": "Idempotency-Key reused with another body", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged)", "503": "storage unavailable, retry"},
         "endpoints": [
             {"method": "POST", "path": "/api/v1/data", "returns": "the sources' answers (metered)"},
             {"method": "GET", "path": "/api/v1/data?action=status|health", "returns": "service status"},
             {"method": "GET", "path": "/api/v1/data?action=sources", "returns": "the source catalogue"},
             {"method": "GET", "path": "/api/v1/data?action=stats", "returns": "per-source statistics (admin)"},
-            {"method": "DELETE", "path": "/api/v1/data?action=cache", "returns": "clears the source caches (admin)"}
-        ]
+            {"method": "DELETE", "path": "/api/v1/data?action=cache", "returns": "clears the source caches (admin)"},
+            {"method": "GET", "path": "/api/v1/openapi.json", "returns": "the OpenAPI 3.1 document of the whole API"}
+        ],
+        "idempotency": "Idempotency-Key: \"<unique value, e.g. a UUID>\" (draft-ietf-httpapi-idempotency-key-header): a retry with the same key and body within 24 h replays the first answer (Idempotent-Replayed: true) and is not charged; 409 while the first is served, 422 for the same key with another body"
     });
     let mut response = json_response(StatusCode::OK, &documentation);
     response.headers_mut().insert(

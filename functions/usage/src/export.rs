@@ -5,8 +5,9 @@
 //! source. A key holder exports its own user (another `userId` is 404); the administrator
 //! exports one user (`userId=`), or every user of the month a page at a time (`limit`,
 //! `cursor`; the next page's cursor in `X-Next-Cursor`), listing only days with requests.
-//! Months back to the retention (`USAGE_RETENTION_DAYS`) can be read; older day counters are
-//! gone (TTL).
+//! `month` defaults to the current month. Months back to the retention
+//! (`USAGE_RETENTION_DAYS`) can be read; older day counters are gone (TTL): such a month, or
+//! one that has not started, is a 404; a malformed month a 400 that says the format.
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use harmonic_shared::auth::Caller;
 use harmonic_shared::domain::{truncate_for_message, Period, UserId};
@@ -56,8 +57,9 @@ impl ExportMonth {
             .ok_or_else(bad)?;
         let period = Period::containing(first);
         let current = Period::containing(now);
+        // Well-formed months outside the window name no report: 404, not 400.
         if period > current {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::NotFound(format!(
                 "month {} has not started; the latest month is {}",
                 period.label(),
                 current.label()
@@ -65,7 +67,7 @@ impl ExportMonth {
         }
         let oldest = Period::containing(now - Duration::days(i64::from(retention_days)));
         if period < oldest {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::NotFound(format!(
                 "usage is kept for {retention_days} days; the oldest month that can be exported is {}",
                 oldest.label()
             )));
@@ -121,9 +123,10 @@ pub async fn export(
             None => Scope::AllUsers,
         },
     };
-    let raw_month = query_param(request, "month")
-        .ok_or_else(|| ApiError::BadRequest(format!("`month` is required: {MONTH_FORMAT}")))?;
-    let month = ExportMonth::parse(raw_month.trim(), now, app.config.usage_retention_days)?;
+    let month = match query_param(request, "month") {
+        Some(raw) => ExportMonth::parse(raw.trim(), now, app.config.usage_retention_days)?,
+        None => ExportMonth(Period::containing(now)),
+    };
     let (from, to) = month.days(now);
     let (rows, next, name) = match scope {
         Scope::User(user_id) => {

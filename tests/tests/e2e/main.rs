@@ -4,6 +4,7 @@
 //! They run in one thread, in file order within each module; each uses its own user ids.
 mod concurrency;
 mod flows;
+mod idempotency;
 mod secrets;
 
 pub fn api_url() -> String {
