@@ -278,8 +278,8 @@ fn parse_max_results(value: Option<&Value>) -> Result<u8, RequestError> {
     };
     match value {
         None => Ok(DEFAULT_MAX_RESULTS),
-        Some(Value::Number(number)) => match number.as_u64() {
-            Some(n) if (1..=u64::from(MAX_RESULTS_LIMIT)).contains(&n) => {
+        Some(Value::Number(number)) => match harmonic_shared::http::whole_number(number) {
+            Some(n) if (1..=i64::from(MAX_RESULTS_LIMIT)).contains(&n) => {
                 u8::try_from(n).map_err(|_| out_of_range(&number.to_string()))
             }
             _ => Err(out_of_range(&truncate_for_message(&number.to_string()))),
@@ -328,6 +328,9 @@ mod tests {
             br#"{"query": "q", "sources": "wiki", "mode": "single", "maxResults": 2}"#
         )
         .is_ok());
+        let float = DataRequest::parse(br#"{"query": "q", "maxResults": 2.0}"#).unwrap();
+        assert_eq!(float.max_results, 2, "JSON Schema integers include 2.0");
+        assert!(DataRequest::parse(br#"{"query": "q", "maxResults": 2.5}"#).is_err());
     }
 
     #[test]
