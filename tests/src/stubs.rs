@@ -4,7 +4,23 @@
 //! machines have no internet: `upstream-stubs --port 8090`, then point every `*_API_URL` /
 //! `OPEN_METEO_*_URL` at http://127.0.0.1:8090.
 use wiremock::matchers::{method, path, path_regex, query_param_contains};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Match, Mock, MockServer, ResponseTemplate};
+
+/// Matches when query parameter `name` contains `needle` ignoring case, as Wikipedia's search
+/// does (the data function sends titles with an upper-cased first letter: `q=Quantum`).
+struct QueryParamContainsIgnoringCase {
+    name: &'static str,
+    needle: &'static str,
+}
+
+impl Match for QueryParamContainsIgnoringCase {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        request
+            .url
+            .query_pairs()
+            .any(|(name, value)| name == self.name && value.to_lowercase().contains(self.needle))
+    }
+}
 
 const QUANTUM: &str = include_str!("../fixtures/upstream/wiki-summary-quantum-computing.json");
 const AI: &str = include_str!("../fixtures/upstream/wiki-summary-artificial-intelligence.json");
@@ -38,6 +54,15 @@ pub async fn start(listener: std::net::TcpListener) -> MockServer {
     summary("Quantum_computing", QUANTUM).mount(&server).await;
     summary("Artificial_intelligence", AI).mount(&server).await;
     summary("Climate_change", CLIMATE).mount(&server).await;
+    // A title whose upstream is down: for the suites' "every source failed" (refunded) cases.
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/rest_v1/page/summary/Stub_failure.*$"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_raw("Internal Server Error", "text/plain"),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path_regex("^/api/rest_v1/page/summary/.+$"))
         .respond_with(
@@ -57,7 +82,7 @@ pub async fn start(listener: std::net::TcpListener) -> MockServer {
     ] {
         Mock::given(method("GET"))
             .and(path("/w/rest.php/v1/search/page"))
-            .and(query_param_contains("q", needle))
+            .and(QueryParamContainsIgnoringCase { name: "q", needle })
             .respond_with(json(&body))
             .with_priority(1)
             .mount(&server)

@@ -2,6 +2,9 @@
 //!
 //! Owns `Gathered` (per-source outcomes in the requested order) and the JSON shapes of mode
 //! `single` (a list of results) and mode `comprehensive` (one object keyed by long source name).
+//! A source that answered but found nothing is a success with `matched: false` and a message
+//! (and is listed in `unmatchedSources` in comprehensive mode); only failures go to
+//! `failedSources`.
 
 use std::time::Duration;
 
@@ -12,22 +15,32 @@ use serde_json::{Map, Value};
 use crate::request::{Mode, Query};
 use crate::sources::SourceKind;
 
-/// A source that produced data.
+/// A source that answered. `matched` is false when nothing matched the query; `message` then
+/// says so in words, and `data` is the source's empty shape (`null` for Wikipedia and weather,
+/// empty lists for the others).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceSuccess {
     pub source: SourceKind,
+    pub matched: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     pub data: Value,
     pub from_cache: bool,
     pub latency_ms: u64,
 }
 
-/// A source that did not; `error` is a human sentence, `code` a stable machine code.
+/// A source that failed; `error` is a human sentence, `code` a stable machine code.
+/// `retry_after_seconds` is set when the failure is remembered (or the upstream ordered a
+/// back-off): asking again sooner gets the same failure without anyone being called.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SourceFailure {
     pub source: SourceKind,
     pub error: String,
     pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,8 +86,16 @@ struct ComprehensiveBody<'a> {
     comprehensive: bool,
     sources: Map<String, Value>,
     sources_retrieved: usize,
+    unmatched_sources: Vec<Unmatched<'a>>,
     failed_sources: Vec<&'a SourceFailure>,
     timestamp: String,
+}
+
+/// A source that answered without a match, in comprehensive mode.
+#[derive(Serialize)]
+struct Unmatched<'a> {
+    source: SourceKind,
+    message: &'a str,
 }
 
 impl Gathered {
@@ -129,6 +150,15 @@ impl Gathered {
                     comprehensive: true,
                     sources,
                     sources_retrieved: self.successes().count(),
+                    unmatched_sources: self
+                        .successes()
+                        .filter_map(|success| {
+                            Some(Unmatched {
+                                source: success.source,
+                                message: success.message.as_deref()?,
+                            })
+                        })
+                        .collect(),
                     failed_sources: self.failures().collect(),
                     timestamp,
                 })
@@ -161,9 +191,24 @@ mod tests {
     fn wiki_ok() -> SourceOutcome {
         SourceOutcome::Success(SourceSuccess {
             source: SourceKind::Wiki,
+            matched: true,
+            message: None,
             data: json!({"title": "Ada Lovelace"}),
             from_cache: true,
             latency_ms: 3,
+        })
+    }
+
+    fn news_nothing() -> SourceOutcome {
+        SourceOutcome::Success(SourceSuccess {
+            source: SourceKind::News,
+            matched: false,
+            message: Some(
+                "GDELT (last 7 days) has no recent articles about \"Ada Lovelace\"".to_owned(),
+            ),
+            data: json!({"provider": "gdelt", "articles": []}),
+            from_cache: false,
+            latency_ms: 40,
         })
     }
 
@@ -172,6 +217,7 @@ mod tests {
             source: SourceKind::Arxiv,
             error: "arXiv did not answer within 300 ms".to_owned(),
             code: "timeout",
+            retry_after_seconds: None,
         })
     }
 
@@ -189,7 +235,7 @@ mod tests {
             json!({
                 "query": "Ada Lovelace",
                 "sources": ["wiki", "arxiv"],
-                "results": [{"source": "wiki", "data": {"title": "Ada Lovelace"}, "fromCache": true, "latencyMs": 3}],
+                "results": [{"source": "wiki", "matched": true, "data": {"title": "Ada Lovelace"}, "fromCache": true, "latencyMs": 3}],
                 "failedSources": [{"source": "arxiv", "error": "arXiv did not answer within 300 ms", "code": "timeout"}],
                 "timestamp": "2026-04-04T16:45:00.000Z"
             })
@@ -207,6 +253,7 @@ mod tests {
                 "comprehensive": true,
                 "sources": {"wikipedia": {"title": "Ada Lovelace"}, "arxiv": null},
                 "sourcesRetrieved": 1,
+                "unmatchedSources": [],
                 "failedSources": [{"source": "arxiv", "error": "arXiv did not answer within 300 ms", "code": "timeout"}],
                 "timestamp": "2026-04-04T16:45:00.000Z"
             })
@@ -214,8 +261,38 @@ mod tests {
     }
 
     #[test]
+    fn nothing_matched_is_a_result_that_says_so_in_both_modes() {
+        let single = gathered(Mode::Single, vec![news_nothing(), arxiv_timeout()]);
+        let body = single.to_body_at(fixed_now());
+        assert_eq!(
+            body["results"],
+            json!([{"source": "news", "matched": false,
+                    "message": "GDELT (last 7 days) has no recent articles about \"Ada Lovelace\"",
+                    "data": {"provider": "gdelt", "articles": []}, "fromCache": false, "latencyMs": 40}])
+        );
+        assert_eq!(body["failedSources"].as_array().unwrap().len(), 1);
+        assert!(
+            !single.all_failed(),
+            "an answer without a match is not a failure"
+        );
+
+        let comprehensive = gathered(Mode::Comprehensive, vec![news_nothing(), arxiv_timeout()]);
+        let body = comprehensive.to_body_at(fixed_now());
+        assert_eq!(
+            body["sources"]["news"],
+            json!({"provider": "gdelt", "articles": []})
+        );
+        assert_eq!(body["sourcesRetrieved"], 1);
+        assert_eq!(
+            body["unmatchedSources"],
+            json!([{"source": "news", "message": "GDELT (last 7 days) has no recent articles about \"Ada Lovelace\""}])
+        );
+    }
+
+    #[test]
     fn all_failed_only_when_nothing_succeeded() {
         assert!(gathered(Mode::Single, vec![arxiv_timeout()]).all_failed());
+        assert!(!gathered(Mode::Single, vec![news_nothing()]).all_failed());
         assert!(!gathered(Mode::Single, vec![wiki_ok(), arxiv_timeout()]).all_failed());
         assert!(!gathered(Mode::Single, vec![]).all_failed());
     }

@@ -1,5 +1,16 @@
-//! The data function's HTTP layer: `POST /api/v1/data` metered (authenticate, validate, count,
-//! gather, refund if we failed, record), and the status/admin routes.
+//! The data function's HTTP layer: `POST /api/v1/data` metered (authenticate, validate, answer
+//! known failures unmetered, count, gather, refund if we failed, record), and the status/admin
+//! routes.
+//!
+//! Who pays: a request whose sources answered is charged, also when nothing matched (the
+//! upstreams did the work; otherwise "no such article" queries would be free and unlimited).
+//! A request whose every source FAILED (timeout, connection, 5xx, malformed, too large,
+//! rate-limited) is refunded. When every requested source is already known to fail for this
+//! query (a failure remembered from the last minute, or a back-off ordered by the upstream),
+//! the request is answered 502 with `Retry-After` BEFORE metering: not charged, not recorded, no
+//! write and no upstream call, so repeating a failing query costs the caller nothing and us
+//! nothing either. (Charging it instead would bill a customer for a request we did not even
+//! try; refunding it would cost us a charge, a refund and three usage writes each time.)
 use harmonic_shared::auth::Caller;
 use harmonic_shared::domain::rfc3339;
 use harmonic_shared::http::{
@@ -14,6 +25,7 @@ use harmonic_shared::{ApiError, App};
 use serde_json::json;
 use std::time::Instant;
 
+use crate::aggregate::SourceFailure;
 use crate::idempotency::{self, Begun};
 use crate::request::DataRequest;
 use crate::sources::Sources;
@@ -82,13 +94,17 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         Ok(parsed) => parsed,
         Err(error) => return ApiError::BadRequest(error.message().to_owned()).into_response(),
     };
-    // 2b. With an Idempotency-Key: claim it, or answer the retry (not charged).
+    // 3. Known to fail for this query? Answer without metering: no write, no upstream call.
+    if let Some(failures) = state.sources.known_failures(&data_request).await {
+        return known_failure_response(app, &failures);
+    }
+    // 3b. With an Idempotency-Key: claim it, or answer the retry (not charged).
     let claim = match idempotency::begin(app, &caller, request.headers(), bytes).await {
         Ok(Begun::Fresh(claim)) => claim,
         Ok(Begun::Replay(response)) => return response,
         Err(error) => return error.into_response(),
     };
-    // 3. Count it, or refuse at the limit: one conditional update.
+    // 4. Count it, or refuse at the limit: one conditional update.
     let charge = match app.charge(&caller).await {
         Ok(charge) => charge,
         Err(refusal) => {
@@ -101,7 +117,7 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
             return response;
         }
     };
-    // 4. Gather; the response is ready when the slowest source answers or times out.
+    // 5. Gather; the response is ready when the slowest source answers or times out.
     let gathered = state.sources.gather(&data_request).await;
     let now = app.clock.now();
     let (status, body) = if gathered.all_failed() {
@@ -120,7 +136,8 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
     };
     let mut quota = charge.state.clone();
     if status.is_server_error() {
-        // We failed the request: the customer does not pay for it.
+        // Every source failed (an answer without a match is a success): we failed the request,
+        // so the customer does not pay for it.
         app.refund(&charge).await;
         quota.used = quota.used.saturating_sub(1);
     }
@@ -146,6 +163,34 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         started,
     )
     .await;
+    response
+}
+
+/// 502 for a request whose every source is known to fail right now: nothing was charged or
+/// written; `Retry-After` is when the first of them may be asked again.
+fn known_failure_response(app: &App, failures: &[SourceFailure]) -> Response<Body> {
+    let retry_after = failures
+        .iter()
+        .filter_map(|failure| failure.retry_after_seconds)
+        .min()
+        .unwrap_or(1);
+    tracing::info!(
+        sources = failures.len(),
+        retry_after,
+        "every source known to fail; answered unmetered"
+    );
+    let mut response = json_response(
+        StatusCode::BAD_GATEWAY,
+        &json!({
+            "success": false,
+            "error": format!("every requested source failed for this query within the last minute; this request was not charged, retry in {retry_after} s"),
+            "failedSources": failures,
+            "timestamp": rfc3339(app.clock.now()),
+        }),
+    );
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
     response
 }
 
@@ -281,7 +326,7 @@ fn options(app: &App) -> Response<Body> {
             {"query": "artificial intelligence", "mode": "comprehensive"}
         ],
         "responseHeaders": ["X-RateLimit-Limit", "X-RateLimit-Used", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After (429)", "X-User-Id", "X-Response-Time", "X-Demo-Mode", "X-Data-Sources", "X-Query-Mode"],
-        "statuses": {"200": "at least one source answered", "400": "bad body or Idempotency-Key (not charged)", "409": "the first request with this Idempotency-Key is still being served", "422": "Idempotency-Key reused with another body", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged)", "503": "storage unavailable, retry"},
+        "statuses": {"200": "at least one source answered (charged, also when nothing matched: see results[].matched)", "400": "bad body or Idempotency-Key (not charged)", "409": "the first request with this Idempotency-Key is still being served", "422": "Idempotency-Key reused with another body", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged; Retry-After when the failures are remembered)", "503": "storage unavailable, retry"},
         "endpoints": [
             {"method": "POST", "path": "/api/v1/data", "returns": "the sources' answers (metered)"},
             {"method": "GET", "path": "/api/v1/data?action=status|health", "returns": "service status"},

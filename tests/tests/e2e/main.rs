@@ -2,6 +2,7 @@
 //! `scripts/e2e.sh` (part of `make test`), which sets API_URL, E2E_ADMIN_TOKEN and
 //! E2E_LOG_FILE. The tests are `#[ignore]`d so that a plain `cargo test` does not need the stack.
 //! They run in one thread, in file order within each module; each uses its own user ids.
+mod charging;
 mod concurrency;
 mod flows;
 mod idempotency;

@@ -2,6 +2,7 @@
 //! DynamoDB-compatible server started by `make test` (one table per test).
 mod apigw_events;
 mod authz_matrix;
+mod data_refunds;
 mod export;
 mod faults;
 mod hostile_input;

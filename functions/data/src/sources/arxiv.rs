@@ -12,7 +12,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use serde::Serialize;
 
-use super::{collapse_whitespace, SourceError, SourceKind, Sources};
+use super::{collapse_whitespace, Answer, SourceError, SourceKind, Sources};
 
 const KIND: SourceKind = SourceKind::Arxiv;
 const ATOM_NS: &[u8] = b"http://www.w3.org/2005/Atom";
@@ -20,7 +20,7 @@ const OPENSEARCH_NS: &[u8] = b"http://a9.com/-/spec/opensearch/1.1/";
 const ARXIV_NS: &[u8] = b"http://arxiv.org/schemas/atom";
 
 /// The `data` of an arXiv result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArxivResults {
     /// Matches arXiv reports in total (0 whenever no entry came back).
@@ -76,14 +76,19 @@ pub fn search_query(query: &str) -> Option<String> {
     )
 }
 
+/// Papers matching the query; no papers (or a query with nothing arXiv can search for, which
+/// calls no upstream) is "nothing matched", charged like any answer.
 pub(super) async fn fetch(
     sources: &Sources,
     query: &str,
     max_results: usize,
-) -> Result<ArxivResults, SourceError> {
-    let search = search_query(query).ok_or_else(|| {
-        SourceError::InvalidQuery(format!("\"{query}\" has no words arXiv can search for"))
-    })?;
+) -> Result<Answer, SourceError> {
+    let Some(search) = search_query(query) else {
+        return Answer::nothing(
+            ArxivResults::default(),
+            format!("\"{query}\" has no words arXiv can search for"),
+        );
+    };
     // Built by hand: the `+AND+` and `all:` syntax is arXiv's documented form.
     let url = format!(
         "{}/api/query?search_query={search}&start=0&max_results={max_results}&sortBy=relevance&sortOrder=descending",
@@ -131,10 +136,15 @@ pub(super) async fn fetch(
             .unwrap_or(0)
             .max(u64::try_from(papers.len()).unwrap_or(u64::MAX))
     };
-    Ok(ArxivResults {
+    let results = ArxivResults {
         total_results,
         papers,
-    })
+    };
+    if results.papers.is_empty() {
+        Answer::nothing(results, format!("arXiv has no papers matching \"{query}\""))
+    } else {
+        Answer::matched(results)
+    }
 }
 
 #[derive(Debug, Default)]

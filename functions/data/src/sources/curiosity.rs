@@ -88,6 +88,15 @@ pub struct FactMatch {
     pub score: u32,
 }
 
+/// The knowledge base's answer: "nothing matched" (with the hint) when no fact matches.
+pub(super) fn answer(query: &str, max_results: usize) -> Result<super::Answer, super::SourceError> {
+    let results = search(query, max_results);
+    match results.hint.clone() {
+        Some(hint) => super::Answer::nothing(results, hint),
+        None => super::Answer::matched(results),
+    }
+}
+
 /// Searches the knowledge base; at most `max_results` facts, best first.
 pub fn search(query: &str, max_results: usize) -> CuriosityResults {
     let words = tokens(query);

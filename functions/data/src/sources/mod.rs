@@ -1,10 +1,12 @@
 //! The upstream sources of `POST /api/v1/data`.
 //!
 //! Owns `SourceKind` (names, aliases, catalogue text), `SourceError` (per-source failure with a
-//! stable code) and `Sources`: the per-container state built once from `SourceSettings` — one
-//! HTTP client, one cache per source, per-source politeness (minimum interval, one connection at
-//! a time, back-off after 429) and per-source counters — plus `gather`, which runs the requested
-//! sources concurrently, each under its own timeout. Each upstream lives in its own submodule.
+//! stable code), `Answer` (what a source that answered produced, "nothing matched" included) and
+//! `Sources`: the per-container state built once from `SourceSettings` — one HTTP client, one
+//! cache and one one-minute failure memo per source, per-source politeness (minimum interval,
+//! one connection at a time, back-off after 429) and per-source counters — plus `gather`, which
+//! runs the requested sources concurrently, each under its own timeout. Each upstream lives in
+//! its own submodule.
 
 mod arxiv;
 mod curiosity;
@@ -27,7 +29,8 @@ use crate::aggregate::{Gathered, SourceFailure, SourceOutcome, SourceSuccess};
 use crate::request::DataRequest;
 
 pub use settings::{
-    ApiKey, CacheTtls, NewsProvider, SettingsError, SourceSettings, DEFAULT_USER_AGENT,
+    ApiKey, CacheTtls, NewsProvider, SettingsError, SourceSettings, DEFAULT_UPSTREAM_MAX_BYTES,
+    DEFAULT_USER_AGENT,
 };
 use upstream::Gate;
 
@@ -133,8 +136,12 @@ impl Serialize for SourceKind {
     }
 }
 
-/// Why one source produced no data. The message is safe to show to clients: it describes the
-/// upstream's answer, never our internals.
+/// Why one source produced no data: the upstream failed us (or we never reached it). The
+/// message is safe to show to clients: it describes the upstream's answer, never our internals.
+///
+/// "Nothing matched" is NOT an error: a source that answered is a success, with an [`Answer`]
+/// that says so. Only these count as failed, and only a request whose every source failed is
+/// refunded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     #[error("{0}")]
@@ -145,10 +152,9 @@ pub enum SourceError {
     Upstream(String),
     #[error("{0}")]
     BadResponse(String),
+    /// The body exceeded `UPSTREAM_MAX_BYTES`; reading stopped at the cap.
     #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    InvalidQuery(String),
+    TooLarge(String),
 }
 
 impl SourceError {
@@ -159,8 +165,64 @@ impl SourceError {
             SourceError::RateLimited(_) => "rate_limited",
             SourceError::Upstream(_) => "upstream_error",
             SourceError::BadResponse(_) => "bad_response",
-            SourceError::NotFound(_) => "not_found",
-            SourceError::InvalidQuery(_) => "invalid_query",
+            SourceError::TooLarge(_) => "too_large",
+        }
+    }
+}
+
+/// What a source that answered produced. `no_match` is the sentence saying that nothing matched
+/// the query (Wikipedia has no such article, Open-Meteo knows no such place, no papers or
+/// articles, a query the source cannot search for); the request is charged all the same: the
+/// source did its work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub data: Value,
+    pub no_match: Option<String>,
+}
+
+impl Answer {
+    pub(crate) fn matched<T: Serialize>(data: T) -> Result<Answer, SourceError> {
+        Ok(Answer {
+            data: to_value(data)?,
+            no_match: None,
+        })
+    }
+
+    /// Nothing matched; `data` is the source's empty shape (`null` for a single object).
+    pub(crate) fn nothing<T: Serialize>(
+        data: T,
+        message: impl Into<String>,
+    ) -> Result<Answer, SourceError> {
+        Ok(Answer {
+            data: to_value(data)?,
+            no_match: Some(message.into()),
+        })
+    }
+}
+
+/// A failure kept for `failure_memo_ttl`, so repeating its (source, query) calls no upstream.
+#[derive(Debug, Clone)]
+struct RememberedFailure {
+    error: SourceError,
+    until: Instant,
+}
+
+impl RememberedFailure {
+    fn seconds_left(&self) -> u64 {
+        let left = self.until.saturating_duration_since(Instant::now());
+        left.as_secs() + u64::from(left.subsec_nanos() > 0)
+    }
+
+    fn to_failure(&self, kind: SourceKind) -> SourceFailure {
+        let seconds = self.seconds_left().max(1);
+        SourceFailure {
+            source: kind,
+            error: format!(
+                "{} (failed within the last minute for this query; not asked again for {seconds} s)",
+                self.error
+            ),
+            code: self.error.code(),
+            retry_after_seconds: Some(seconds),
         }
     }
 }
@@ -178,6 +240,10 @@ struct Counters {
     cache_hits: AtomicU64,
     upstream_calls: AtomicU64,
     upstream_latency_ms: AtomicU64,
+    /// Failures answered from the memo, without an upstream call.
+    failures_remembered: AtomicU64,
+    /// Requests answered before metering because every source was known to fail.
+    requests_refused_unmetered: AtomicU64,
 }
 
 /// Serializable snapshot of one source's counters.
@@ -194,6 +260,10 @@ pub struct SourceStats {
     pub hit_rate: f64,
     /// Mean latency of the requests that were not served from the cache.
     pub mean_latency_ms: f64,
+    /// Failures answered from the one-minute memo (no upstream call).
+    pub failures_remembered: u64,
+    /// Requests answered unmetered because every requested source was known to fail.
+    pub requests_refused_unmetered: u64,
     /// Seconds left before a back-off ordered by the upstream ends, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backed_off_for_seconds: Option<u64>,
@@ -215,7 +285,9 @@ pub struct SourceDescription {
 pub struct Sources {
     settings: SourceSettings,
     client: reqwest::Client,
-    caches: [Cache<String, Value>; 5],
+    caches: [Cache<String, Answer>; 5],
+    /// Recent failures per source, by cache key (per container; a fleet-wide memo is later work).
+    failures: [Cache<String, RememberedFailure>; 5],
     gates: [Gate; 5],
     counters: [Counters; 5],
 }
@@ -236,13 +308,20 @@ impl Sources {
             .connect_timeout(settings.source_timeout.min(Duration::from_secs(2)))
             // A safety net only: each source runs under its own, usually tighter, deadline.
             .timeout(settings.request_deadline)
-            // Wikipedia answers 301 for non-normalized titles and 302 for redirect pages.
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Wikipedia answers 301 for non-normalized titles and 302 for redirect pages; no
+            // redirect leaves the source's own origin (NewsAPI's key header goes with it).
+            .redirect(upstream::same_origin_redirects())
             .build()?;
         let caches = SourceKind::ALL.map(|kind| {
             Cache::builder()
                 .max_capacity(settings.cache_max_entries)
                 .time_to_live(settings.cache_ttl.for_kind(kind))
+                .build()
+        });
+        let failures = SourceKind::ALL.map(|_| {
+            Cache::builder()
+                .max_capacity(settings.cache_max_entries)
+                .time_to_live(settings.failure_memo_ttl)
                 .build()
         });
         let gates = SourceKind::ALL.map(|kind| match kind {
@@ -257,6 +336,7 @@ impl Sources {
             settings,
             client,
             caches,
+            failures,
             gates,
             counters: Default::default(),
         })
@@ -301,13 +381,23 @@ impl Sources {
         let counters = &self.counters[kind.index()];
         counters.requests.fetch_add(1, Ordering::Relaxed);
         let cache = &self.caches[kind.index()];
+        let memo = &self.failures[kind.index()];
         let key = cache_key(kind, request);
+
+        if !cache.contains_key(&key) {
+            if let Some(remembered) = memo.get(&key).await {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                counters.failures_remembered.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(source = %kind, code = remembered.error.code(), "remembered failure, upstream not called");
+                return SourceOutcome::Failure(remembered.to_failure(kind));
+            }
+        }
 
         // One entry API for hits and misses: concurrent misses on the same key share a single
         // upstream call (which matters for arXiv's and GDELT's one-call-per-interval rules), and
         // an `Err` is handed to every waiter without being cached.
         let lookup = cache
-            .entry(key)
+            .entry(key.clone())
             .or_try_insert_with(self.fetch(kind, request));
         let result = match tokio::time::timeout_at(deadline, lookup).await {
             Ok(Ok(entry)) => Ok((entry.is_fresh(), entry.into_value())),
@@ -321,7 +411,7 @@ impl Sources {
         let latency_ms = millis(started.elapsed());
 
         match result {
-            Ok((fresh, data)) => {
+            Ok((fresh, answer)) => {
                 if fresh {
                     counters.upstream_calls.fetch_add(1, Ordering::Relaxed);
                     counters
@@ -332,7 +422,9 @@ impl Sources {
                 }
                 SourceOutcome::Success(SourceSuccess {
                     source: kind,
-                    data,
+                    matched: answer.no_match.is_none(),
+                    message: answer.no_match,
+                    data: answer.data,
                     from_cache: !fresh,
                     latency_ms,
                 })
@@ -344,24 +436,71 @@ impl Sources {
                     .fetch_add(latency_ms, Ordering::Relaxed);
                 counters.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(source = %kind, code = error.code(), error = %error, latency_ms, "source failed");
-                SourceOutcome::Failure(SourceFailure {
+                let failure = SourceFailure {
                     source: kind,
                     error: error.to_string(),
                     code: error.code(),
-                })
+                    retry_after_seconds: None,
+                };
+                // Politeness refusals are not remembered: they called no upstream, and the
+                // back-off an upstream ordered is already known to `known_failures` by its gate.
+                if !matches!(error, SourceError::RateLimited(_)) {
+                    memo.insert(
+                        key,
+                        RememberedFailure {
+                            error,
+                            until: Instant::now() + self.settings.failure_memo_ttl,
+                        },
+                    )
+                    .await;
+                }
+                SourceOutcome::Failure(failure)
             }
         }
     }
 
-    async fn fetch(&self, kind: SourceKind, request: &DataRequest) -> Result<Value, SourceError> {
+    /// The failures of `request` known without calling anyone: `Some` only when EVERY requested
+    /// source has no cached answer and either a remembered failure for this query or a back-off
+    /// ordered by its upstream. The handler then answers at once, without charging or writing
+    /// anything, so repeating a failing request costs neither an upstream call nor a write.
+    pub async fn known_failures(&self, request: &DataRequest) -> Option<Vec<SourceFailure>> {
+        let mut failures = Vec::with_capacity(request.sources.len());
+        for &kind in &request.sources {
+            let key = cache_key(kind, request);
+            if self.caches[kind.index()].contains_key(&key) {
+                return None;
+            }
+            if let Some(remembered) = self.failures[kind.index()].get(&key).await {
+                failures.push(remembered.to_failure(kind));
+            } else if let Some(left) = self.gate(kind).backed_off_for() {
+                let seconds = left.as_secs().max(1);
+                failures.push(SourceFailure {
+                    source: kind,
+                    error: upstream::backing_off(kind, left).to_string(),
+                    code: "rate_limited",
+                    retry_after_seconds: Some(seconds),
+                });
+            } else {
+                return None;
+            }
+        }
+        for failure in &failures {
+            self.counters[failure.source.index()]
+                .requests_refused_unmetered
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        (!failures.is_empty()).then_some(failures)
+    }
+
+    async fn fetch(&self, kind: SourceKind, request: &DataRequest) -> Result<Answer, SourceError> {
         let max = usize::from(request.max_results);
         let query = request.query.as_str();
         match kind {
-            SourceKind::Wiki => to_value(wiki::fetch(self, query).await?),
-            SourceKind::Arxiv => to_value(arxiv::fetch(self, query, max).await?),
-            SourceKind::News => to_value(news::fetch(self, query, max).await?),
-            SourceKind::Weather => to_value(weather::fetch(self, query).await?),
-            SourceKind::Curiosity => to_value(curiosity::search(query, max)),
+            SourceKind::Wiki => wiki::fetch(self, &wiki::title(query)).await,
+            SourceKind::Arxiv => arxiv::fetch(self, query, max).await,
+            SourceKind::News => news::fetch(self, query, max).await,
+            SourceKind::Weather => weather::fetch(self, query).await,
+            SourceKind::Curiosity => curiosity::answer(query, max),
         }
     }
 
@@ -382,6 +521,10 @@ impl Sources {
                     cache_hits,
                     hit_rate: ratio(cache_hits, requests),
                     mean_latency_ms: ratio(latency, upstream_calls),
+                    failures_remembered: counters.failures_remembered.load(Ordering::Relaxed),
+                    requests_refused_unmetered: counters
+                        .requests_refused_unmetered
+                        .load(Ordering::Relaxed),
                     backed_off_for_seconds: self.gates[kind.index()]
                         .backed_off_for()
                         .map(|left| left.as_secs().max(1)),
@@ -390,10 +533,14 @@ impl Sources {
             .collect()
     }
 
-    /// Empties every cache (admin action); the next request of each kind goes upstream.
+    /// Empties every cache and failure memo (admin action); the next request of each kind goes
+    /// upstream.
     pub fn clear_caches(&self) {
         for cache in &self.caches {
             cache.invalidate_all();
+        }
+        for memo in &self.failures {
+            memo.invalidate_all();
         }
     }
 
@@ -421,14 +568,21 @@ impl Sources {
     }
 }
 
-/// The cache key: the normalized query, plus `maxResults` for sources whose answer is a list
-/// of that length (a summary or the weather does not depend on it).
+/// The cache key (and failure-memo key): what the source's answer depends on. Wikipedia's is the
+/// very title it fetches ([`wiki::title`]: only the first letter is case-insensitive there, so
+/// "AIDS" and "Aids" stay apart while "ayrton Senna" and "Ayrton Senna" share an entry); the
+/// others search case-insensitively and use the lowercased query, plus `maxResults` for sources
+/// whose answer is a list of that length.
 fn cache_key(kind: SourceKind, request: &DataRequest) -> String {
-    let normalized = request.query.normalized();
     match kind {
-        SourceKind::Wiki | SourceKind::Weather => normalized,
+        SourceKind::Wiki => wiki::title(request.query.as_str()),
+        SourceKind::Weather => request.query.normalized(),
         SourceKind::Arxiv | SourceKind::News | SourceKind::Curiosity => {
-            format!("{normalized}\u{1f}{}", request.max_results)
+            format!(
+                "{}\u{1f}{}",
+                request.query.normalized(),
+                request.max_results
+            )
         }
     }
 }

@@ -8,7 +8,7 @@ use chrono::{NaiveDateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
 use super::upstream::Fetched;
-use super::{collapse_whitespace, NewsProvider, SourceError, SourceKind, Sources};
+use super::{collapse_whitespace, Answer, NewsProvider, SourceError, SourceKind, Sources};
 
 const KIND: SourceKind = SourceKind::News;
 
@@ -48,17 +48,56 @@ pub struct Article {
     pub source_name: Option<String>,
 }
 
+/// Recent articles about the query; none (or a query GDELT cannot search for, which calls no
+/// upstream) is "nothing matched", charged like any answer.
 pub(super) async fn fetch(
     sources: &Sources,
     query: &str,
     max_results: usize,
-) -> Result<NewsResults, SourceError> {
-    match &sources.settings().news_provider {
-        NewsProvider::Gdelt => gdelt(sources, query, max_results).await,
-        NewsProvider::HackerNews { url } => hacker_news(sources, url, query, max_results).await,
+) -> Result<Answer, SourceError> {
+    let provider = &sources.settings().news_provider;
+    let results = match provider {
+        NewsProvider::Gdelt => match gdelt_query(query) {
+            Some(search) => gdelt(sources, &search, max_results).await?,
+            None => {
+                return Answer::nothing(
+                    NewsResults::empty(provider.name()),
+                    format!(
+                    "\"{query}\" has no term of two or more letters or digits for GDELT to search"
+                ),
+                )
+            }
+        },
+        NewsProvider::HackerNews { url } => hacker_news(sources, url, query, max_results).await?,
         NewsProvider::NewsApi { url, key } => {
-            news_api(sources, url, key.expose(), query, max_results).await
+            news_api(sources, url, key.expose(), query, max_results).await?
         }
+    };
+    if results.articles.is_empty() {
+        let message = format!(
+            "{} has no recent articles about \"{query}\"",
+            provider_display(provider)
+        );
+        Answer::nothing(results, message)
+    } else {
+        Answer::matched(results)
+    }
+}
+
+impl NewsResults {
+    fn empty(provider: &'static str) -> Self {
+        NewsResults {
+            provider,
+            articles: Vec::new(),
+        }
+    }
+}
+
+fn provider_display(provider: &NewsProvider) -> &'static str {
+    match provider {
+        NewsProvider::Gdelt => "GDELT (last 7 days)",
+        NewsProvider::HackerNews { .. } => "Hacker News",
+        NewsProvider::NewsApi { .. } => "NewsAPI",
     }
 }
 
@@ -115,18 +154,13 @@ struct GdeltArticle {
 
 async fn gdelt(
     sources: &Sources,
-    query: &str,
+    gdelt_query: &str,
     max_results: usize,
 ) -> Result<NewsResults, SourceError> {
-    let gdelt_query = gdelt_query(query).ok_or_else(|| {
-        SourceError::InvalidQuery(format!(
-            "\"{query}\" has no term of two or more letters or digits for GDELT to search"
-        ))
-    })?;
     let url = format!("{}/api/v2/doc/doc", sources.settings().gdelt_url);
     let max_records = max_results.to_string();
     let request = sources.client().get(url).query(&[
-        ("query", gdelt_query.as_str()),
+        ("query", gdelt_query),
         ("mode", "ArtList"),
         ("format", "json"),
         ("maxrecords", max_records.as_str()),

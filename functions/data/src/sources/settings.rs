@@ -1,7 +1,7 @@
 //! Configuration of the upstream sources, read once per container from the environment.
 //!
-//! Owns `SourceSettings` (base URLs, news provider, User-Agent, timeouts, cache TTLs and
-//! politeness intervals) and `SettingsError`, which always names the offending variable.
+//! Owns `SourceSettings` (base URLs, news provider, User-Agent, timeouts, cache TTLs,
+//! politeness intervals, the upstream body cap and the failure memo's lifetime) and `SettingsError`, which always names the offending variable.
 
 use std::time::Duration;
 
@@ -117,7 +117,17 @@ pub struct SourceSettings {
     pub default_backoff: Duration,
     /// Longest back-off honoured, so a wild `Retry-After` cannot disable a source for hours.
     pub max_backoff: Duration,
+    /// Largest upstream body read, in bytes (decoded bytes, counted while streaming); a larger
+    /// answer is the source failure `too_large`, so one answer cannot exhaust the container.
+    pub upstream_max_bytes: u64,
+    /// How long a failure for (source, query) is remembered: repeating it within this time costs
+    /// no upstream call (and, when every requested source is known to fail, no write either).
+    pub failure_memo_ttl: Duration,
 }
+
+/// `UPSTREAM_MAX_BYTES` default: 2 MiB, far above any real answer (a Wikipedia summary is
+/// ~2-8 KB, 20 arXiv entries ~60 KB, a GDELT page of 20 articles ~15 KB).
+pub const DEFAULT_UPSTREAM_MAX_BYTES: u64 = 2 * 1024 * 1024;
 
 const DEFAULT_WIKIPEDIA_URL: &str = "https://en.wikipedia.org";
 const DEFAULT_ARXIV_URL: &str = "https://export.arxiv.org";
@@ -229,10 +239,8 @@ impl SourceSettings {
                 curiosity: seconds("CACHE_TTL_CURIOSITY_SECONDS", 86_400)?,
             },
             cache_max_entries: number("CACHE_MAX_ENTRIES", 1000)?,
-            arxiv_min_interval: Duration::from_secs(3),
-            gdelt_min_interval: Duration::from_secs(5),
-            default_backoff: Duration::from_secs(30),
-            max_backoff: Duration::from_secs(600),
+            upstream_max_bytes: number("UPSTREAM_MAX_BYTES", DEFAULT_UPSTREAM_MAX_BYTES)?,
+            ..Self::defaults()
         })
     }
 
@@ -274,6 +282,8 @@ impl SourceSettings {
             gdelt_min_interval: Duration::from_secs(5),
             default_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(600),
+            upstream_max_bytes: DEFAULT_UPSTREAM_MAX_BYTES,
+            failure_memo_ttl: Duration::from_secs(60),
         }
     }
 
@@ -333,8 +343,10 @@ mod tests {
             ("REQUEST_DEADLINE_MS", "400"),
             ("CACHE_TTL_NEWS_SECONDS", "60"),
             ("NEWS_PROVIDER", "HackerNews"),
+            ("UPSTREAM_MAX_BYTES", "65536"),
         ]))
         .unwrap();
+        assert_eq!(settings.upstream_max_bytes, 65_536);
         assert_eq!(settings.wikipedia_url, "http://127.0.0.1:9");
         assert_eq!(settings.source_timeout, Duration::from_millis(250));
         assert_eq!(settings.request_deadline, Duration::from_millis(400));
@@ -354,6 +366,8 @@ mod tests {
             (&[("SOURCE_TIMEOUT_MS", "0")], "SOURCE_TIMEOUT_MS"),
             (&[("SOURCE_TIMEOUT_MS", "6000")], "REQUEST_DEADLINE_MS"),
             (&[("CACHE_MAX_ENTRIES", "-1")], "CACHE_MAX_ENTRIES"),
+            (&[("UPSTREAM_MAX_BYTES", "2MB")], "UPSTREAM_MAX_BYTES"),
+            (&[("UPSTREAM_MAX_BYTES", "0")], "UPSTREAM_MAX_BYTES"),
             (
                 &[("CACHE_TTL_ARXIV_SECONDS", "1.5")],
                 "CACHE_TTL_ARXIV_SECONDS",

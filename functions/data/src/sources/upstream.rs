@@ -1,14 +1,17 @@
 //! The HTTP exchange shared by the networked sources, and per-source politeness.
 //!
 //! Owns `Gate` (back-off ordered by the upstream, minimum interval between calls, one
-//! connection at a time) and `Sources::send`, which passes every upstream call through its
-//! source's gate and turns 429 into a back-off. Bodies come back as text, undecoded: several
-//! upstreams answer errors in plain text, so each source checks the body before parsing it.
+//! connection at a time), the redirect policy (same origin only) and `Sources::send`, which
+//! passes every upstream call through its source's gate, turns 429 into a back-off and reads
+//! the body while streaming up to `upstream_max_bytes` (never more in memory, whatever
+//! `Content-Length` says or omits). Bodies come back as text, undecoded: several upstreams
+//! answer errors in plain text, so each source checks the body before parsing it.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::redirect::{Attempt, Policy};
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -65,6 +68,29 @@ impl Fetched {
             ))
         }
     }
+}
+
+/// Redirects followed in one exchange (Wikipedia needs two at most: a 301 to the normalized
+/// title, a 302 from a redirect page).
+const MAX_REDIRECTS: usize = 5;
+
+/// Follows a redirect only to the origin (scheme, host, port) the exchange started at. A
+/// redirect elsewhere is not followed: the 3xx comes back to `send`, which reports it as a
+/// failure, so no header — NewsAPI's `X-Api-Key` in particular — ever reaches another host, and
+/// no upstream can point us at an internal address or an unbounded third-party stream.
+pub(crate) fn same_origin_redirects() -> Policy {
+    Policy::custom(|attempt: Attempt<'_>| {
+        let Some(first) = attempt.previous().first() else {
+            return attempt.stop();
+        };
+        if attempt.url().origin() != first.origin() {
+            attempt.stop()
+        } else if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Politeness state of one source.
@@ -182,14 +208,61 @@ impl Sources {
                 duration.as_secs()
             )));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(kind, &e))?;
+        if status.is_redirection() {
+            // Only a redirect to another origin gets here (see `same_origin_redirects`).
+            let target = headers
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| response.url().join(location).ok())
+                .map(|url| url.origin().ascii_serialization())
+                .unwrap_or_else(|| "an unreadable location".to_owned());
+            tracing::warn!(source = %kind, status = status.as_u16(), target = %target, "redirect to another host not followed");
+            return Err(SourceError::Upstream(format!(
+                "{} redirected to another host ({target}); not followed",
+                kind.display_name()
+            )));
+        }
+        let body = self.read_capped(kind, response).await?;
         Ok(Fetched {
             status,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body: String::from_utf8(body)
+                .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()),
         })
+    }
+
+    /// Reads the body chunk by chunk (decoded bytes, if decompression is ever enabled) and
+    /// stops at the cap: at most `upstream_max_bytes` plus one network chunk is ever held. An
+    /// honest `Content-Length` above the cap is refused before reading anything.
+    async fn read_capped(
+        &self,
+        kind: SourceKind,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>, SourceError> {
+        let cap = self.settings.upstream_max_bytes;
+        let too_large = || {
+            tracing::warn!(source = %kind, cap_bytes = cap, "upstream answer over the size cap");
+            SourceError::TooLarge(format!(
+                "{} answered more than {cap} bytes (UPSTREAM_MAX_BYTES); the answer was not read",
+                kind.display_name()
+            ))
+        };
+        let announced = response.content_length();
+        if announced.is_some_and(|length| length > cap) {
+            return Err(too_large());
+        }
+        let capacity = announced.unwrap_or(16 * 1024).min(cap);
+        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error(kind, &e))?
+        {
+            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > cap {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// Starts a back-off without an HTTP 429 (GDELT's 200 "Please limit requests" sentence).
@@ -223,7 +296,7 @@ impl Sources {
     }
 }
 
-fn backing_off(kind: SourceKind, left: Duration) -> SourceError {
+pub(super) fn backing_off(kind: SourceKind, left: Duration) -> SourceError {
     SourceError::RateLimited(format!(
         "{} asked us to slow down; not calling it for another {} s",
         kind.display_name(),

@@ -8,7 +8,7 @@ use chrono::{FixedOffset, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::upstream::Fetched;
-use super::{SourceError, SourceKind, Sources};
+use super::{Answer, SourceError, SourceKind, Sources};
 
 const KIND: SourceKind = SourceKind::Weather;
 
@@ -126,7 +126,9 @@ pub fn place_name(query: &str) -> String {
     }
 }
 
-pub(super) async fn fetch(sources: &Sources, query: &str) -> Result<Weather, SourceError> {
+/// The current weather at the place the query names, or "nothing matched" when Open-Meteo's
+/// geocoder knows no such place (it answered: the request is charged).
+pub(super) async fn fetch(sources: &Sources, query: &str) -> Result<Answer, SourceError> {
     let name = place_name(query);
     let settings = sources.settings();
     let request = sources
@@ -139,12 +141,15 @@ pub(super) async fn fetch(sources: &Sources, query: &str) -> Result<Weather, Sou
             ("format", "json"),
         ]);
     let geocoding: GeocodingResponse = decode(&sources.send(KIND, request).await?)?;
-    let place = geocoding
+    let Some(place) = geocoding
         .results
         .and_then(|results| results.into_iter().next())
-        .ok_or_else(|| {
-            SourceError::NotFound(format!("Open-Meteo knows no place named \"{name}\""))
-        })?;
+    else {
+        return Answer::nothing(
+            serde_json::Value::Null,
+            format!("Open-Meteo knows no place named \"{name}\""),
+        );
+    };
 
     let latitude = place.latitude.to_string();
     let longitude = place.longitude.to_string();
@@ -170,7 +175,7 @@ pub(super) async fn fetch(sources: &Sources, query: &str) -> Result<Weather, Sou
         .and_then(|time| local_and_utc(time, forecast.utc_offset_seconds))
         .unzip();
 
-    Ok(Weather {
+    Answer::matched(Weather {
         place: Place {
             name: place.name,
             admin1: place.admin1,

@@ -2,12 +2,17 @@
 //!
 //! Strategy: ask the REST page-summary endpoint for the query as a title first (one call for
 //! exact titles, and Wikipedia's own 301/302 redirects resolve case and synonyms); only on 404
-//! resolve the free text with the search endpoint and fetch that title's summary.
+//! resolve the free text with the search endpoint and fetch that title's summary. No article
+//! and no search hit is an answer ("nothing matched"), not a failure.
+//!
+//! The query is first put in Wikipedia's title form ([`title`]), and that one string is both
+//! the cache key and what is fetched, so whoever asks first cannot decide what a differently
+//! written query gets.
 
 use serde::{Deserialize, Serialize};
 
 use super::upstream::Fetched;
-use super::{collapse_whitespace, SourceError, SourceKind, Sources};
+use super::{collapse_whitespace, Answer, SourceError, SourceKind, Sources};
 
 const KIND: SourceKind = SourceKind::Wiki;
 
@@ -83,16 +88,40 @@ struct RawSearchPage {
     key: Option<String>,
 }
 
-pub(super) async fn fetch(sources: &Sources, query: &str) -> Result<WikiSummary, SourceError> {
-    if let Some(summary) = summary(sources, query).await? {
-        return Ok(summary);
+/// The summary for `title` (already in [`title`] form), or "nothing matched".
+pub(super) async fn fetch(sources: &Sources, title: &str) -> Result<Answer, SourceError> {
+    if let Some(summary) = summary(sources, title).await? {
+        return Answer::matched(summary);
     }
-    let not_found =
-        || SourceError::NotFound(format!("Wikipedia has no article matching \"{query}\""));
-    let title = search_title(sources, query).await?.ok_or_else(not_found)?;
-    let mut summary = summary(sources, &title).await?.ok_or_else(not_found)?;
-    summary.resolved_by_search = true;
-    Ok(summary)
+    let nothing = || {
+        Answer::nothing(
+            serde_json::Value::Null,
+            format!("Wikipedia has no article matching \"{title}\""),
+        )
+    };
+    let Some(found) = search_title(sources, title).await? else {
+        return nothing();
+    };
+    match summary(sources, &found).await? {
+        Some(mut summary) => {
+            summary.resolved_by_search = true;
+            Answer::matched(summary)
+        }
+        None => nothing(),
+    }
+}
+
+/// A query in Wikipedia's title form: whitespace and underscores collapse to single spaces
+/// (MediaWiki treats `_` and ` ` alike) and the first letter is upper-cased, because only the
+/// first letter of a title is case-insensitive on Wikipedia: `ayrton Senna` is `Ayrton Senna`,
+/// while `AIDS`, `Aids` and `AiDS` are three different titles and stay three queries.
+pub fn title(query: &str) -> String {
+    let spaced = collapse_whitespace(&query.replace('_', " "));
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
 }
 
 /// The path segment of a title: spaces become `_`, then the whole title is percent-encoded as
@@ -170,6 +199,19 @@ fn decode_json<T: serde::de::DeserializeOwned>(fetched: &Fetched) -> Result<T, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_differ_only_where_wikipedia_titles_do() {
+        assert_eq!(title("ayrton senna"), "Ayrton senna");
+        assert_eq!(title("  ayrton_Senna "), "Ayrton Senna");
+        assert_eq!(title("Ayrton Senna"), title("ayrton  Senna"));
+        assert_ne!(
+            title("AIDS"),
+            title("aids"),
+            "the rest of a title is case-sensitive"
+        );
+        assert_eq!(title("éclair"), "Éclair");
+    }
 
     #[test]
     fn titles_are_encoded_as_one_path_segment() {

@@ -256,10 +256,16 @@ async fn zero_results_are_counted_from_the_entries_present() {
     ] {
         let server = stub(200, body).await;
 
-        let data = success(run(&sources(&server), ARXIV, "zzzqqq").await).data;
+        let result = success(run(&sources(&server), ARXIV, "zzzqqq").await);
 
-        assert_eq!(data["papers"], serde_json::json!([]), "case {case}");
-        assert_eq!(data["totalResults"], 0, "case {case}");
+        assert_eq!(result.data["papers"], serde_json::json!([]), "case {case}");
+        assert_eq!(result.data["totalResults"], 0, "case {case}");
+        assert!(!result.matched, "case {case}");
+        assert_eq!(
+            result.message.as_deref(),
+            Some("arXiv has no papers matching \"zzzqqq\""),
+            "case {case}"
+        );
     }
 }
 

@@ -183,7 +183,7 @@ async fn a_repeated_query_is_served_from_the_cache_by_normalized_key() {
 
     let first = sources.gather(&request(json!({"query": "Berlin"}))).await;
     let second = sources
-        .gather(&request(json!({"query": "  BERLIN "})))
+        .gather(&request(json!({"query": "  berlin "})))
         .await;
 
     assert!(first.successes().all(|s| !s.from_cache));
@@ -239,18 +239,115 @@ async fn concurrent_identical_requests_share_one_upstream_call() {
 }
 
 #[tokio::test]
-async fn failures_are_not_cached() {
+async fn failures_are_not_cached_but_remembered_for_the_memo_lifetime() {
     let server = MockServer::start().await;
     Mock::given(path("/api/rest_v1/page/summary/Berlin"))
         .respond_with(ResponseTemplate::new(500))
         .expect(2)
         .mount(&server)
         .await;
-    let sources = Sources::new(settings(&server)).unwrap();
+    let mut settings = settings(&server);
+    settings.failure_memo_ttl = Duration::from_millis(400);
+    let sources = Sources::new(settings).unwrap();
     let request = request(json!({"query": "Berlin", "sources": "wiki"}));
 
-    assert!(sources.gather(&request).await.all_failed());
-    assert!(sources.gather(&request).await.all_failed());
+    let first = sources.gather(&request).await;
+    let repeated = sources.gather(&request).await;
+    let known = sources.known_failures(&request).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        sources.known_failures(&request).await.is_none(),
+        "forgotten after its lifetime"
+    );
+    let after_memo = sources.gather(&request).await;
+
+    let first = first.failures().next().unwrap().clone();
+    assert_eq!(
+        (first.code, first.retry_after_seconds),
+        ("upstream_error", None)
+    );
+    let repeated = repeated.failures().next().unwrap().clone();
+    assert_eq!(repeated.code, "upstream_error");
+    assert_eq!(repeated.retry_after_seconds, Some(1));
+    assert!(
+        repeated.error.contains("not asked again"),
+        "{}",
+        repeated.error
+    );
+    assert_eq!(known.expect("every source known to fail").len(), 1);
+    assert!(after_memo.all_failed());
+    let wiki = &sources.stats()[0];
+    assert_eq!(
+        (wiki.requests, wiki.errors, wiki.failures_remembered),
+        (3, 3, 1)
+    );
+    // expect(2): the repeat within the memo's lifetime made no upstream call.
+}
+
+#[tokio::test]
+async fn a_source_that_answered_nothing_matched_is_cached_and_not_a_failure() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/search"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(r#"{"generationtime_ms":0.2}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sources = Sources::new(settings(&server)).unwrap();
+    let request = request(json!({"query": "Atlantisxq", "sources": ["weather"]}));
+
+    let first = sources.gather(&request).await;
+    let second = sources.gather(&request).await;
+
+    assert!(!first.all_failed() && !second.all_failed());
+    assert!(sources.known_failures(&request).await.is_none());
+    let second = second.successes().next().unwrap();
+    assert!(!second.matched && second.from_cache, "{second:?}");
+}
+
+#[tokio::test]
+async fn known_failures_need_every_requested_source_to_be_known_to_fail() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/rest_v1/page/summary/Berlin"))
+        .respond_with(ResponseTemplate::new(503).set_body_raw("down", "text/plain"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/query"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "90"))
+        .mount(&server)
+        .await;
+    let sources = Sources::new(settings(&server)).unwrap();
+    let wiki_and_kb = request(json!({"query": "Berlin", "sources": ["wiki", "kb"]}));
+    let wiki_only = request(json!({"query": "Berlin", "sources": ["wiki"]}));
+    let wiki_other_query = request(json!({"query": "Paris", "sources": ["wiki"]}));
+    let arxiv_any_query = request(json!({"query": "anything else", "sources": ["arxiv"]}));
+
+    sources.gather(&wiki_and_kb).await;
+    sources
+        .gather(&request(json!({"query": "Berlin", "sources": ["arxiv"]})))
+        .await;
+
+    assert!(
+        sources.known_failures(&wiki_and_kb).await.is_none(),
+        "the knowledge base answers"
+    );
+    assert!(
+        sources.known_failures(&wiki_other_query).await.is_none(),
+        "another query"
+    );
+    let wiki = sources
+        .known_failures(&wiki_only)
+        .await
+        .expect("remembered");
+    assert_eq!(wiki[0].code, "upstream_error");
+    let arxiv = sources
+        .known_failures(&arxiv_any_query)
+        .await
+        .expect("backed off");
+    assert_eq!(arxiv[0].code, "rate_limited");
+    assert!(arxiv[0].retry_after_seconds.unwrap() > 60, "{:?}", arxiv[0]);
 }
 
 #[tokio::test]
@@ -369,4 +466,28 @@ async fn connection_resets_and_non_http_garbage_are_per_source_failures() {
             "{case}: each failure says why"
         );
     }
+}
+
+#[tokio::test]
+async fn a_politeness_refusal_is_not_remembered() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(FEED, "application/atom+xml"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut settings = settings(&server);
+    settings.arxiv_min_interval = Duration::from_secs(60);
+    let sources = Sources::new(settings).unwrap();
+    let first = request(json!({"query": "Berlin", "sources": "arxiv"}));
+    let second = request(json!({"query": "Paris", "sources": "arxiv"}));
+
+    assert!(!sources.gather(&first).await.all_failed());
+    let refused = sources.gather(&second).await;
+
+    assert_eq!(refused.failures().next().unwrap().code, "rate_limited");
+    assert!(
+        sources.known_failures(&second).await.is_none(),
+        "a refusal by our own politeness gate called no upstream and is not remembered"
+    );
 }

@@ -7,5 +7,6 @@ mod common;
 mod gather;
 mod news;
 mod request;
+mod upstream;
 mod weather;
 mod wiki;

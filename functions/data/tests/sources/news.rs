@@ -108,9 +108,15 @@ async fn gdelt_empty_object_and_empty_body_mean_zero_articles() {
     for (case, body) in [("{}", "{}"), ("empty body", ""), ("whitespace", " \n")] {
         let server = gdelt_stub(200, body, "application/json").await;
 
-        let data = success(run(&sources_without_interval(&server), NEWS, "zzqxv").await).data;
+        let result = success(run(&sources_without_interval(&server), NEWS, "zzqxv").await);
 
-        assert_eq!(data["articles"], json!([]), "case {case}");
+        assert_eq!(result.data["articles"], json!([]), "case {case}");
+        assert!(!result.matched, "case {case}");
+        assert_eq!(
+            result.message.as_deref(),
+            Some("GDELT (last 7 days) has no recent articles about \"zzqxv\""),
+            "case {case}"
+        );
     }
 }
 
@@ -200,7 +206,7 @@ async fn gdelt_unrepairable_json_is_a_clean_failure() {
 }
 
 #[tokio::test]
-async fn a_query_without_usable_terms_is_refused_before_calling_gdelt() {
+async fn a_query_without_usable_terms_matches_nothing_without_calling_gdelt() {
     let server = MockServer::start().await;
     Mock::given(path(GDELT_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_raw("{}", "application/json"))
@@ -208,9 +214,15 @@ async fn a_query_without_usable_terms_is_refused_before_calling_gdelt() {
         .mount(&server)
         .await;
 
-    let failure = failure(run(&sources_without_interval(&server), NEWS, "a b ?").await);
+    let result = success(run(&sources_without_interval(&server), NEWS, "a b ?").await);
 
-    assert_eq!(failure.code, "invalid_query");
+    assert!(!result.matched);
+    assert!(
+        result.message.as_deref().unwrap().contains("no term"),
+        "{:?}",
+        result.message
+    );
+    assert_eq!(result.data["articles"], json!([]));
 }
 
 #[tokio::test]

@@ -129,7 +129,7 @@ async fn unknown_weather_codes_say_unknown() {
 }
 
 #[tokio::test]
-async fn an_unknown_place_is_not_found() {
+async fn an_unknown_place_is_an_answer_that_nothing_matched() {
     let server = MockServer::start().await;
     mount_geocoding(&server, "Atlantisxq", json!({"generationtime_ms": 0.155})).await;
     Mock::given(path("/v1/forecast"))
@@ -141,13 +141,13 @@ async fn an_unknown_place_is_not_found() {
         .mount(&server)
         .await;
 
-    let failure = failure(run(&sources(&server), WEATHER, "Atlantisxq").await);
+    let result = success(run(&sources(&server), WEATHER, "Atlantisxq").await);
 
-    assert_eq!(failure.code, "not_found");
-    assert!(
-        failure.error.contains("no place named \"Atlantisxq\""),
-        "{}",
-        failure.error
+    assert!(!result.matched);
+    assert_eq!(result.data, serde_json::Value::Null);
+    assert_eq!(
+        result.message.as_deref(),
+        Some("Open-Meteo knows no place named \"Atlantisxq\"")
     );
 }
 

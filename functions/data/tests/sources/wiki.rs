@@ -115,7 +115,8 @@ async fn summaries_keep_the_useful_fields_with_whitespace_collapsed() {
 #[tokio::test]
 async fn a_301_for_a_non_normalized_title_is_followed() {
     let server = MockServer::start().await;
-    Mock::given(path("/api/rest_v1/page/summary/ayrton_senna"))
+    // The first letter is sent upper-cased (Wikipedia's own rule); the rest as written.
+    Mock::given(path("/api/rest_v1/page/summary/Ayrton_senna"))
         .respond_with(ResponseTemplate::new(301).insert_header("location", "Ayrton_Senna"))
         .expect(1)
         .mount(&server)
@@ -179,14 +180,14 @@ async fn disambiguation_pages_are_reported_as_such() {
 async fn a_404_falls_back_to_search_and_summarizes_the_best_hit() {
     let server = MockServer::start().await;
     Mock::given(path(
-        "/api/rest_v1/page/summary/fastest_F1_driver_in_the_rain",
+        "/api/rest_v1/page/summary/Fastest_F1_driver_in_the_rain",
     ))
-    .respond_with(problem_404("fastest_F1_driver_in_the_rain"))
+    .respond_with(problem_404("Fastest_F1_driver_in_the_rain"))
     .expect(1)
     .mount(&server)
     .await;
     Mock::given(path("/w/rest.php/v1/search/page"))
-        .and(query_param("q", "fastest F1 driver in the rain"))
+        .and(query_param("q", "Fastest F1 driver in the rain"))
         .and(query_param("limit", "1"))
         .respond_with(json_response(json!({"pages": [{
             "id": 146638, "key": "Ayrton_Senna", "title": "Ayrton Senna",
@@ -211,7 +212,7 @@ async fn a_404_falls_back_to_search_and_summarizes_the_best_hit() {
 }
 
 #[tokio::test]
-async fn no_page_and_no_search_hit_is_not_found() {
+async fn no_page_and_no_search_hit_is_an_answer_that_nothing_matched() {
     let server = MockServer::start().await;
     Mock::given(path("/api/rest_v1/page/summary/Sadsdqwe"))
         .respond_with(problem_404("Sadsdqwe"))
@@ -222,10 +223,14 @@ async fn no_page_and_no_search_hit_is_not_found() {
         .mount(&server)
         .await;
 
-    let failure = failure(run(&sources(&server), WIKI, "Sadsdqwe").await);
+    let result = success(run(&sources(&server), WIKI, "Sadsdqwe").await);
 
-    assert_eq!(failure.code, "not_found");
-    assert!(failure.error.contains("Sadsdqwe"), "{}", failure.error);
+    assert!(!result.matched);
+    assert_eq!(result.data, Value::Null);
+    assert_eq!(
+        result.message.as_deref(),
+        Some("Wikipedia has no article matching \"Sadsdqwe\"")
+    );
 }
 
 #[tokio::test]
@@ -292,4 +297,50 @@ async fn a_429_with_retry_after_backs_off_without_calling_again() {
     let wiki_stats = &sources.stats()[0];
     assert_eq!(wiki_stats.errors, 2);
     assert!(wiki_stats.backed_off_for_seconds.unwrap() > 100);
+}
+
+#[tokio::test]
+async fn the_cache_key_is_the_title_fetched_so_the_first_asker_decides_nothing() {
+    let server = MockServer::start().await;
+    let mut aids = summary("AIDS", "standard");
+    aids["extract"] = json!("HIV/AIDS is a spectrum of conditions caused by infection with HIV.");
+    let mut aids_lower = summary("Aids", "disambiguation");
+    aids_lower["extract"] = json!("Aids may refer to:");
+    Mock::given(path("/api/rest_v1/page/summary/Aids"))
+        .respond_with(json_response(aids_lower))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/rest_v1/page/summary/AIDS"))
+        .respond_with(json_response(aids))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/rest_v1/page/summary/Ayrton_Senna"))
+        .respond_with(json_response(summary("Ayrton Senna", "standard")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sources = sources(&server);
+
+    // "aids" asks first; "AIDS" must still get the AIDS article, not the cached "Aids" page.
+    let lower = success(run(&sources, WIKI, "aids").await);
+    let upper = success(run(&sources, WIKI, "AIDS").await);
+    // Differ only in the first letter and in spacing/underscores: one title, one entry.
+    let senna = success(run(&sources, WIKI, "Ayrton Senna").await);
+    let senna_again = success(run(&sources, WIKI, "ayrton_Senna ").await);
+
+    assert_eq!(lower.data["title"], "Aids");
+    assert_eq!(upper.data["title"], "AIDS");
+    assert!(!upper.from_cache, "a different title is a different entry");
+    assert_eq!(senna.data, senna_again.data);
+    assert!(senna_again.from_cache, "same title, same entry");
+    assert_eq!(
+        received(&server).await,
+        [
+            "/api/rest_v1/page/summary/Aids",
+            "/api/rest_v1/page/summary/AIDS",
+            "/api/rest_v1/page/summary/Ayrton_Senna"
+        ]
+    );
 }
