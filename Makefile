@@ -7,8 +7,9 @@ PORT ?= 9000
 DYNAMODB_PORT ?= 8000
 ARCH ?= arm64
 ENV ?=
+OFFLINE ?= 0
 
-.PHONY: help run test check bench build deploy logs delete validate bootstrap fmt clean
+.PHONY: help run test check bench build deploy logs delete validate bootstrap fmt clean openapi
 
 help: ## this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,8 +17,8 @@ help: ## this list
 bootstrap: ## install the project-local tools (dynalite, .venv) if missing
 	@scripts/bootstrap.sh
 
-run: bootstrap ## the whole API locally: dynalite + cargo lambda watch on 127.0.0.1:PORT (9000)
-	@PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) scripts/run.sh
+run: bootstrap ## the whole API locally: dynalite + cargo lambda watch on 127.0.0.1:PORT (9000); OFFLINE=1: local upstream stand-ins
+	@PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) OFFLINE=$(OFFLINE) scripts/run.sh
 
 test: bootstrap ## every check: fmt, clippy, unit, integration, infra validation, end to end
 	@scripts/test.sh
@@ -46,6 +47,9 @@ logs: ## follow the deployed functions' logs: ENV=staging|prod [FN=keys|usage|da
 
 delete: ## delete the ENV=staging|prod stack (the DynamoDB table is retained)
 	@ENV=$(ENV) scripts/ops.sh delete
+
+openapi: bootstrap ## regenerate infra/openapi.json (served at /api/v1/openapi.json) from infra/openapi.yaml
+	@.venv/bin/python infra/openapi_json.py
 
 fmt: ## cargo fmt
 	cargo fmt --all

@@ -50,7 +50,7 @@ mkdir -p .local
 write_env_file .local/e2e.env
 watch_port=$(free_port)
 echo "[e2e] cargo lambda watch on 127.0.0.1:$watch_port (logs in .local/e2e-watch.log)"
-cargo lambda watch -A 127.0.0.1 -P "$watch_port" --disable-cors --ignore-changes --env-file .local/e2e.env >.local/e2e-watch.log 2>&1 &
+RUST_LOG=warn cargo lambda watch -A 127.0.0.1 -P "$watch_port" --disable-cors --ignore-changes --env-file .local/e2e.env >.local/e2e-watch.log 2>&1 &
 pids+=($!)
 wait_for_http "http://127.0.0.1:$watch_port/api/v1/keys" 300 || { echo "[e2e] cargo lambda watch did not answer" >&2; tail -50 .local/e2e-watch.log >&2; exit 1; }
 
@@ -59,7 +59,7 @@ limited_port=$(free_port)
 TABLE_NAME="$TABLE_NAME-limited" cargo run --quiet -p harmonic-tests --bin harmonic-local -- create-table
 TABLE_NAME="$TABLE_NAME-limited" FREE_MONTHLY_QUOTA=100 SIGNUP_LIMIT_PER_IP_PER_DAY=3 write_env_file .local/e2e-limited.env
 echo "[e2e] second stack (Free quota 100) on 127.0.0.1:$limited_port"
-cargo lambda watch -A 127.0.0.1 -P "$limited_port" --disable-cors --ignore-changes --env-file .local/e2e-limited.env >>.local/e2e-watch.log 2>&1 &
+RUST_LOG=warn cargo lambda watch -A 127.0.0.1 -P "$limited_port" --disable-cors --ignore-changes --env-file .local/e2e-limited.env >>.local/e2e-watch.log 2>&1 &
 pids+=($!)
 wait_for_http "http://127.0.0.1:$limited_port/api/v1/keys" 300 || { echo "[e2e] the limited stack did not answer" >&2; exit 1; }
 
@@ -77,3 +77,6 @@ API_URL="http://127.0.0.1:$watch_port" E2E_LIMITED_API_URL="http://127.0.0.1:$li
 fuzz_key=$(curl -s -X POST "http://127.0.0.1:$watch_port/api/v1/keys" -H "Authorization: Bearer $ADMIN_TOKEN" \
   -d '{"userId": "e2e-fuzzer", "tier": "enterprise"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 API_URL="http://127.0.0.1:$watch_port" E2E_ADMIN_TOKEN="$ADMIN_TOKEN" FUZZ_API_KEY="$fuzz_key" scripts/fuzz.sh
+
+# The README quick start, verbatim, against `make run OFFLINE=1` (a stack of its own).
+scripts/quickstart.sh

@@ -11,6 +11,7 @@
 #              skipped on its resource (Metadata.checkov.skip) with a comment
 #   openapi    infra/openapi.yaml is a valid OpenAPI 3.1 document
 #   examples   every example in openapi.yaml matches its schema
+#   openapi-json infra/openapi.json (served at GET /api/v1/openapi.json) is openapi.yaml converted
 #   routes     template HttpApi routes == openapi.yaml operations == the
 #              Cargo.toml [workspace.metadata.lambda.watch.router] paths,
 #              with the same function for each
@@ -105,5 +106,6 @@ run openapi "infra/openapi.yaml is valid OpenAPI 3.1 (openapi-spec-validator $OP
   "$VENV/bin/openapi-spec-validator" --schema 3.1 infra/openapi.yaml
 run examples "" "$PY" infra/check_examples.py infra/openapi.yaml
 run routes "" "$PY" infra/check_routes.py --repo "$ROOT"
+run openapi-json "" "$PY" infra/openapi_json.py --check
 
 exit "$failed"

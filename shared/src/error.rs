@@ -27,6 +27,10 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 422: the request is well-formed but contradicts an earlier one (an `Idempotency-Key`
+    /// reused with another body).
+    #[error("{0}")]
+    Unprocessable(String),
     /// 413: the body is over the limit.
     #[error("the request body is larger than {limit} bytes; send a smaller body")]
     PayloadTooLarge { limit: usize },
@@ -65,6 +69,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::QuotaExceeded { .. } | ApiError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -201,7 +201,7 @@ impl JsonObject {
     pub fn optional_int(&self, field: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(number)) => match number.as_i64() {
+            Some(Value::Number(number)) => match whole_number(number) {
                 Some(value) if (min..=max).contains(&value) => Ok(Some(value)),
                 _ => Err(ApiError::BadRequest(format!(
                     "`{field}` must be a whole number from {min} to {max}"
@@ -214,6 +214,34 @@ impl JsonObject {
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field)
     }
+
+    /// Refuses a field not in `known`: a misspelt optional field would otherwise be ignored
+    /// silently (the contract, infra/openapi.yaml, says `additionalProperties: false`).
+    pub fn reject_unknown(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.0.keys().find(|name| !known.contains(&name.as_str())) {
+            None => Ok(()),
+            Some(unknown) => Err(ApiError::BadRequest(format!(
+                "unknown field `{}`; the fields are {}",
+                crate::domain::truncate_for_message(unknown),
+                known
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+}
+
+/// A JSON number that is a whole number: `3` and `3.0` alike (JSON Schema's `integer` is a
+/// number with a zero fraction, and clients that only have floats send `3.0`).
+pub fn whole_number(number: &serde_json::Number) -> Option<i64> {
+    number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|value| value.fract() == 0.0 && value.abs() < 9.0e15)
+            .map(|value| value as i64)
+    })
 }
 
 fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
@@ -300,6 +328,15 @@ mod tests {
             .to_string()
             .contains("`missing` is required"));
         assert!(body.optional_int("a", 0, 4).is_err());
+        let floats = JsonObject::parse(br#"{"w": 3.0, "f": 3.5}"#, false, "{}").unwrap();
+        assert_eq!(floats.optional_int("w", 0, 4).unwrap(), Some(3));
+        assert!(floats.optional_int("f", 0, 4).is_err());
+        assert!(body.reject_unknown(&["a", "b", "c"]).is_ok());
+        let unknown = body.reject_unknown(&["a", "b"]).unwrap_err().to_string();
+        assert!(
+            unknown.contains("unknown field `c`; the fields are `a`, `b`"),
+            "{unknown}"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use serde_json::json;
 use std::time::Instant;
 
 use crate::aggregate::SourceFailure;
+use crate::idempotency::{self, Begun};
 use crate::request::DataRequest;
 use crate::sources::Sources;
 
@@ -68,6 +69,10 @@ async fn handle_in_scope(state: &DataApp, request: &Request) -> Response<Body> {
             Method::OPTIONS => options(&state.app),
             _ => method_not_allowed(&method, "GET, POST, DELETE, OPTIONS").into_response(),
         },
+        ["openapi.json"] => match method {
+            Method::GET => crate::openapi::response(),
+            _ => method_not_allowed(&method, "GET").into_response(),
+        },
         _ => route_not_found(&path).into_response(),
     };
     let (name, value) = response_time_header(started);
@@ -101,10 +106,17 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
     if let Some(failures) = state.sources.known_failures(&data_request).await {
         return known_failure_response(app, &failures);
     }
+    // 3b. With an Idempotency-Key: claim it, or answer the retry (not charged).
+    let claim = match idempotency::begin(app, &caller, request.headers(), bytes).await {
+        Ok(Begun::Fresh(claim)) => claim,
+        Ok(Begun::Replay(response)) => return response,
+        Err(error) => return error.into_response(),
+    };
     // 4. Count it, or refuse at the limit: one conditional update.
     let charge = match app.charge(&caller).await {
         Ok(charge) => charge,
         Err(refusal) => {
+            idempotency::release(app, claim).await;
             let exceeded = matches!(refusal.error, ApiError::QuotaExceeded { .. });
             let mut response = refusal.error.into_response();
             if let Some(quota) = refusal.state {
@@ -148,6 +160,7 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         HeaderName::from_static("x-query-mode"),
         HeaderValue::from_static(data_request.mode.as_str()),
     );
+    idempotency::finish(app, claim, &response).await;
     record(
         app,
         &charge,
@@ -311,7 +324,8 @@ fn options(app: &App) -> Response<Body> {
             "query": "1-500 characters (required)",
             "sources": "\"wiki\" | [\"wiki\", \"arxiv\"] | absent (all): wiki (wikipedia), arxiv, news, weather (climate), curiosity (kb)",
             "mode": "single (default) | comprehensive",
-            "maxResults": "1..20 (default 5)"
+            "maxResults": "1..20 (default 5)",
+            "otherFields": "refused with 400 (a misspelt field would change what is charged)"
         },
         "examples": [
             {"query": "quantum computing", "sources": "wiki"},
@@ -320,14 +334,16 @@ fn options(app: &App) -> Response<Body> {
             {"query": "artificial intelligence", "mode": "comprehensive"}
         ],
         "responseHeaders": ["X-RateLimit-Limit", "X-RateLimit-Used", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After (429)", "X-User-Id", "X-Response-Time", "X-Demo-Mode", "X-Data-Sources", "X-Query-Mode"],
-        "statuses": {"200": "at least one source answered (charged, also when nothing matched: see results[].matched)", "400": "bad body (not charged)", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged; Retry-After when the failures are remembered)", "503": "storage unavailable, retry"},
+        "statuses": {"200": "at least one source answered (charged, also when nothing matched: see results[].matched)", "400": "bad body or Idempotency-Key (not charged)", "409": "the first request with this Idempotency-Key is still being served", "422": "Idempotency-Key reused with another body", "401": "invalid or missing key", "429": "monthly quota used up", "502": "every source failed (not charged; Retry-After when the failures are remembered)", "503": "storage unavailable, retry"},
         "endpoints": [
             {"method": "POST", "path": "/api/v1/data", "returns": "the sources' answers (metered)"},
             {"method": "GET", "path": "/api/v1/data?action=status|health", "returns": "service status"},
             {"method": "GET", "path": "/api/v1/data?action=sources", "returns": "the source catalogue"},
             {"method": "GET", "path": "/api/v1/data?action=stats", "returns": "per-source statistics (admin)"},
-            {"method": "DELETE", "path": "/api/v1/data?action=cache", "returns": "clears the source caches (admin)"}
-        ]
+            {"method": "DELETE", "path": "/api/v1/data?action=cache", "returns": "clears the source caches (admin)"},
+            {"method": "GET", "path": "/api/v1/openapi.json", "returns": "the OpenAPI 3.1 document of the whole API"}
+        ],
+        "idempotency": "Idempotency-Key: \"<unique value, e.g. a UUID>\" (draft-ietf-httpapi-idempotency-key-header): a retry with the same key and body within 24 h replays the first answer (Idempotent-Replayed: true) and is not charged; 409 while the first is served, 422 for the same key with another body"
     });
     let mut response = json_response(StatusCode::OK, &documentation);
     response.headers_mut().insert(

@@ -17,6 +17,9 @@ pub const DEFAULT_MAX_RESULTS: u8 = 5;
 /// Upper bound for `maxResults`; upstreams allow more, but this keeps answers and quotas small.
 pub const MAX_RESULTS_LIMIT: u8 = 20;
 
+/// The fields of a data request body; any other is refused.
+const KNOWN_FIELDS: [&str; 4] = ["query", "sources", "mode", "maxResults"];
+
 const EXAMPLE_BODY: &str = r#"{"query": "quantum computing", "sources": ["wiki", "arxiv"], "mode": "single", "maxResults": 5}"#;
 
 /// A validated search query: 1..=500 characters once trimmed.
@@ -122,7 +125,9 @@ impl RequestError {
 
 impl DataRequest {
     /// Parses a request body. Bodies are read as JSON whatever the Content-Type says.
-    /// Unknown fields are ignored so that clients can send extra metadata.
+    /// Unknown fields are refused: a misspelt `maxResult` or `source` would otherwise be
+    /// answered (and charged) as a different request than the one the client meant; a 400 is
+    /// free.
     pub fn parse(body: &[u8]) -> Result<DataRequest, RequestError> {
         let text = std::str::from_utf8(body).map_err(|e| {
             RequestError::new(format!(
@@ -151,6 +156,16 @@ impl DataRequest {
                 json_type(&value)
             )));
         };
+        if let Some(unknown) = object
+            .keys()
+            .find(|name| !KNOWN_FIELDS.contains(&name.as_str()))
+        {
+            return Err(RequestError::new(format!(
+                "unknown field `{}`; the fields are {}, e.g. {EXAMPLE_BODY}",
+                truncate_for_message(unknown),
+                KNOWN_FIELDS.map(|name| format!("`{name}`")).join(", ")
+            )));
+        }
         Ok(DataRequest {
             query: parse_query(&object)?,
             sources: parse_sources(object.get("sources"))?,
@@ -263,8 +278,8 @@ fn parse_max_results(value: Option<&Value>) -> Result<u8, RequestError> {
     };
     match value {
         None => Ok(DEFAULT_MAX_RESULTS),
-        Some(Value::Number(number)) => match number.as_u64() {
-            Some(n) if (1..=u64::from(MAX_RESULTS_LIMIT)).contains(&n) => {
+        Some(Value::Number(number)) => match harmonic_shared::http::whole_number(number) {
+            Some(n) if (1..=i64::from(MAX_RESULTS_LIMIT)).contains(&n) => {
                 u8::try_from(n).map_err(|_| out_of_range(&number.to_string()))
             }
             _ => Err(out_of_range(&truncate_for_message(&number.to_string()))),
@@ -293,6 +308,29 @@ mod tests {
         assert!(refused.message().contains("U+0000"), "{refused}");
         assert!(Query::parse("\u{1b}[31mred").is_err());
         assert!(Query::parse("quantum\tcomputing\n").is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        for body in [
+            &br#"{"query": "q", "maxResult": 3}"#[..],
+            br#"{"query": "q", "source": "wiki"}"#,
+            br#"{"query": "q", "tier": "pro"}"#,
+        ] {
+            let refused = DataRequest::parse(body).unwrap_err();
+            assert!(
+                refused.message().starts_with("unknown field `"),
+                "{refused}"
+            );
+            assert!(refused.message().contains("`maxResults`"), "{refused}");
+        }
+        assert!(DataRequest::parse(
+            br#"{"query": "q", "sources": "wiki", "mode": "single", "maxResults": 2}"#
+        )
+        .is_ok());
+        let float = DataRequest::parse(br#"{"query": "q", "maxResults": 2.0}"#).unwrap();
+        assert_eq!(float.max_results, 2, "JSON Schema integers include 2.0");
+        assert!(DataRequest::parse(br#"{"query": "q", "maxResults": 2.5}"#).is_err());
     }
 
     #[test]

@@ -57,6 +57,7 @@ struct CreateInput {
 
 fn parse_create(bytes: &[u8], now: DateTime<Utc>) -> Result<CreateInput, ApiError> {
     let body = JsonObject::parse(bytes, false, CREATE_EXAMPLE)?;
+    body.reject_unknown(&["userId", "name", "tier", "expiresAt"])?;
     let user_id = UserId::parse(body.required_str("userId", CREATE_EXAMPLE)?)
         .map_err(ApiError::BadRequest)?;
     let name = match body.optional_str("name")? {
@@ -445,6 +446,7 @@ pub async fn rotate(
         holder_key,
     } = visible_key(app, request, &key_id).await?;
     let body = JsonObject::parse(body_bytes(request)?, true, ROTATE_EXAMPLE)?;
+    body.reject_unknown(&["revokeOld", "gracePeriodSeconds"])?;
     let revoke_old = body.optional_bool("revokeOld")?.unwrap_or(true);
     let grace = body
         .optional_int("gracePeriodSeconds", 0, 86_400)?

@@ -56,6 +56,9 @@ pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     let now = app.clock.now();
     let period = Period::containing(now);
     let caller = app.auth.authenticate(request.headers(), now).await?;
+    if action == Action::Export {
+        return crate::export::export(app, caller, request).await;
+    }
     if matches!(action, Action::All | Action::Stats) {
         match caller {
             Caller::Admin => {}
@@ -84,7 +87,7 @@ pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
                 "nextCursor": next.as_deref().map(params::encode_cursor),
             })
         }
-        Action::Analytics | Action::Sources | Action::Endpoints => {
+        Action::Analytics | Action::Sources | Action::Endpoints | Action::Breakdown => {
             let days = params::bounded(request, "days", 30, 1, 90)?;
             let to = now.date_naive();
             let from = to - Duration::days(days - 1);
@@ -95,6 +98,18 @@ pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
                 Action::Sources => breakdown(&user.user_id, window, "sources", &counters, |day| {
                     &day.sources
                 }),
+                Action::Breakdown => {
+                    let mut both =
+                        breakdown(&user.user_id, window.clone(), "sources", &counters, |day| {
+                            &day.sources
+                        });
+                    both["endpoints"] =
+                        breakdown(&user.user_id, window, "endpoints", &counters, |day| {
+                            &day.endpoints
+                        })["endpoints"]
+                            .take();
+                    both
+                }
                 _ => breakdown(&user.user_id, window, "endpoints", &counters, |day| {
                     &day.endpoints
                 }),
@@ -274,6 +289,8 @@ pub fn options() -> Response<Body> {
             {"method": "GET", "path": "/api/v1/usage?action=analytics&days=1..90", "returns": "daily requests, errors and average response time, and totals"},
             {"method": "GET", "path": "/api/v1/usage?action=sources&days=1..90", "returns": "per-source counts, errors, average time"},
             {"method": "GET", "path": "/api/v1/usage?action=endpoints&days=1..90", "returns": "per-endpoint counts, errors, average time"},
+            {"method": "GET", "path": "/api/v1/usage?action=breakdown&days=1..90", "returns": "per-source and per-endpoint counts together (Phase 4's name)"},
+            {"method": "GET", "path": "/api/v1/usage?action=export&month=YYYY-MM", "returns": "text/csv, one row per day: requests, billed, refunded, errors, per source (admin: userId=, or every user with limit/cursor and X-Next-Cursor)"},
             {"method": "GET", "path": "/api/v1/usage?action=all&limit=1..100&cursor=", "returns": "every user's current usage (admin)"},
             {"method": "GET", "path": "/api/v1/usage?action=stats", "returns": "this month's totals (admin)"},
             {"method": "DELETE", "path": "/api/v1/usage?userId=", "returns": "resets the user's current month (admin)"},

@@ -3,13 +3,15 @@
 //!
 //! | method | path | who |
 //! |---|---|---|
-//! | GET | /api/v1/usage?action=current\|history\|analytics\|sources\|endpoints | holder (own user), admin (`userId=`) |
+//! | GET | /api/v1/usage?action=current\|history\|analytics\|sources\|endpoints\|breakdown | holder (own user), admin (`userId=`) |
+//! | GET | /api/v1/usage?action=export&month=YYYY-MM | holder (own user), admin (`userId=`, or all users): CSV |
 //! | GET | /api/v1/usage?action=all\|stats | admin |
 //! | DELETE | /api/v1/usage?userId= | admin: reset the user's current month |
 //! | OPTIONS | /api/v1/usage | anyone: JSON documentation |
 //! | GET | /dashboard | anyone: the usage dashboard page (HTML; it calls the API with the visitor's key) |
 //! | OPTIONS | /dashboard | anyone: JSON documentation |
 mod dashboard;
+mod export;
 mod handlers;
 mod params;
 

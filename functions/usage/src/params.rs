@@ -15,9 +15,14 @@ pub enum Action {
     Endpoints,
     All,
     Stats,
+    /// Sources and endpoints together (Phase 4's name).
+    Breakdown,
+    /// The month's daily counters as CSV, for invoicing (see `export`).
+    Export,
 }
 
-const ACTIONS: &str = "current, history, analytics, sources, endpoints, all, stats";
+const ACTIONS: &str =
+    "current, history, analytics, sources, endpoints, breakdown, export, all, stats";
 
 impl Action {
     pub fn parse(request: &Request) -> Result<Self, ApiError> {
@@ -32,6 +37,8 @@ impl Action {
             "endpoints" => Ok(Action::Endpoints),
             "all" => Ok(Action::All),
             "stats" => Ok(Action::Stats),
+            "breakdown" => Ok(Action::Breakdown),
+            "export" => Ok(Action::Export),
             other => Err(ApiError::BadRequest(format!(
                 "unknown action {:?}; use one of: {ACTIONS}",
                 truncate_for_message(other)

@@ -15,12 +15,14 @@
 //! | quota crossing | `ALERTS#<userId>` | `QUOTA#YYYY-MM#080` | written once per month and threshold; TTL |
 mod alerts;
 mod audit;
+mod idempotency;
 mod keys;
 mod usage;
 mod users;
 
 pub use alerts::QuotaCrossingRecord;
 
+pub use idempotency::{idempotency_pk, Claimed, ExistingRecord, StoredResponse};
 pub use keys::{KeyRecord, KeyStats};
 pub use usage::{DailyCounters, Subject, UsageEvent, UsageStats};
 pub use users::{charge_mark, ChargeRefusal, CreatedBy, KeyUsage, UserRecord};

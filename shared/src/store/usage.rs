@@ -16,7 +16,7 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn usage_pk(&self) -> String {
+    pub(crate) fn usage_pk(&self) -> String {
         match self {
             Subject::User(user_id) => format!("USAGE#{user_id}"),
             Subject::Demo(ip) => format!("USAGE#DEMO#{ip}"),

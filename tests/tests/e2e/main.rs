@@ -6,6 +6,7 @@ mod abuse;
 mod charging;
 mod concurrency;
 mod flows;
+mod idempotency;
 mod operations;
 mod secrets;
 

@@ -44,7 +44,7 @@ fn good_bodies_parse_into_requests() {
             20,
         ),
         (
-            r#"{"query":"x","mode":"single","maxResults":1,"extra":{"ignored":true}}"#,
+            r#"{"query":"x","mode":"single","maxResults":1}"#,
             &[Wiki, Arxiv, News, Weather, Curiosity],
             Mode::Single,
             1,
@@ -93,6 +93,11 @@ fn bad_bodies_are_refused_with_a_message_naming_the_problem() {
             &["a string", "JSON object"],
         ),
         ("null body", b"null".to_vec(), &["null", "JSON object"]),
+        (
+            "an unknown field (a paid request is not guessed at)",
+            br#"{"query":"x","extra":{"ignored":true}}"#.to_vec(),
+            &["unknown field `extra`", "`maxResults`"],
+        ),
         (
             "missing query",
             br#"{"sources":"wiki"}"#.to_vec(),
