@@ -70,7 +70,7 @@ async fn a1_the_quick_start_works_verbatim() {
     assert_eq!(header(&headers, "x-ratelimit-limit"), Some("1000"));
 
     // An invalid key.
-    let (status, _, error) = body(
+    let (status, _, mut error) = body(
         http.post(format!("{base}/api/v1/data"))
             .header("X-API-Key", "hm_invalidinvalidinvalidinvalid12")
             .body(r#"{"query": "quantum", "sources": "wiki"}"#)
@@ -80,6 +80,11 @@ async fn a1_the_quick_start_works_verbatim() {
     )
     .await;
     assert_eq!(status, 401);
+    // Every error body also carries its request id (the X-Request-Id header).
+    let request_id = error
+        .as_object_mut()
+        .and_then(|fields| fields.remove("requestId"));
+    assert!(request_id.is_some_and(|id| id.is_string()), "{error}");
     assert_eq!(error, json!({"success": false, "error": "Invalid API key"}));
 
     // curl ".../api/v1/usage?action=current&userId=user123" (with the key)
