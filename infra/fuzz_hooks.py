@@ -65,6 +65,19 @@ _ADMIN_RUN = os.environ.get("FUZZ_AS") == "admin"
 
 @schemathesis.hook
 def map_case(ctx, case):
+    return _apply_unstatable_constraints(case)
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    """The same constraints for the cases that are not generated (the examples and stateful
+    phases send the document's own examples, e.g. its one example Idempotency-Key and cursor)."""
+    _apply_unstatable_constraints(case)
+    if isinstance(case.query, dict):
+        case.query.pop("cursor", None)
+
+
+def _apply_unstatable_constraints(case):
     path, method = case.path, case.method.upper()
     if _ADMIN_RUN and method == "GET" and path in ("/api/v1/keys", "/api/v1/usage"):
         query = case.query if isinstance(case.query, dict) else {}
