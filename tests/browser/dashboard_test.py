@@ -108,14 +108,18 @@ class Page:
 
     def open(self) -> None:
         self.driver.get(f"{self.base}/dashboard")
-        self.wait(lambda d: d.find_element(By.ID, "api-key").is_displayed(), "the key prompt shows")
+        # The first page of a stack may start its usage function (cargo lambda watch starts
+        # function processes on first use), so the first load is given longer.
+        self.wait(lambda d: d.find_element(By.ID, "api-key").is_displayed(), "the key prompt shows",
+                  seconds=60)
 
     def wait(self, condition, what: str, seconds: float = 15):
         try:
             return WebDriverWait(self.driver, seconds).until(condition)
         except TimeoutException:
             fail(f"timed out waiting until {what}; status: {self.text('status')!r}, "
-                 f"login error: {self.text('login-error')!r}")
+                 f"login error: {self.text('login-error')!r}; at {self.driver.current_url!r}: "
+                 f"{self.driver.execute_script('return document.body ? document.body.innerText.slice(0, 200) : null')!r}")
 
     def text(self, element_id: str) -> str:
         return self.driver.execute_script(
