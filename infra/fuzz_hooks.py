@@ -79,7 +79,7 @@ def before_call(ctx, case, **kwargs):
 
 def _apply_unstatable_constraints(case):
     path, method = case.path, case.method.upper()
-    if _ADMIN_RUN and method == "GET" and path in ("/api/v1/keys", "/api/v1/usage"):
+    if _ADMIN_RUN and method == "GET" and path in ("/api/v1/keys", "/api/v1/usage", "/api/v1/keys/audit"):
         query = case.query if isinstance(case.query, dict) else {}
         action = query.get("action")
         if "userId" not in query and action not in ("all", "stats", "export"):
