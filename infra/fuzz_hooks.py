@@ -53,12 +53,12 @@ def map_query(ctx, query):
 # the integration suite: authz_matrix, keys_api, idempotency):
 # - the administrator must name the user (`userId`) on the per-user listings; a key holder
 #   must not (it is implied by the key);
-# - `expiresAt` must lie in the future at the time of the request;
+# - `expiresAt` must lie in the future at the time of the request, and within 3650 days;
 # - an `Idempotency-Key` is one logical request: the document's example key reused with other
 #   bodies is rightly a 422, so each generated request gets a key of its own.
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 _ADMIN_RUN = os.environ.get("FUZZ_AS") == "admin"
 
@@ -90,7 +90,9 @@ def _apply_unstatable_constraints(case):
         if isinstance(expires, str):
             try:
                 when = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-                if when.tzinfo is not None and when <= datetime.now(timezone.utc):
+                now = datetime.now(timezone.utc)
+                # In the future, and at most 3650 days ahead (both refused with 400 otherwise).
+                if when.tzinfo is not None and not now < when <= now + timedelta(days=3650):
                     case.body.pop("expiresAt")
             except ValueError:
                 pass

@@ -151,6 +151,9 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
     }
     let mut response = json_response(status, &body);
     add_quota_headers(&mut response, &quota, app, false);
+    if status.is_server_error() {
+        set_retry_after(&mut response, gathered.failures());
+    }
     let names: Vec<&str> = data_request.sources.iter().map(|s| s.as_str()).collect();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&names.join(",")) {
@@ -177,11 +180,7 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
 /// 502 for a request whose every source is known to fail right now: nothing was charged or
 /// written; `Retry-After` is when the first of them may be asked again.
 fn known_failure_response(app: &App, failures: &[SourceFailure]) -> Response<Body> {
-    let retry_after = failures
-        .iter()
-        .filter_map(|failure| failure.retry_after_seconds)
-        .min()
-        .unwrap_or(1);
+    let retry_after = retry_after_seconds(failures);
     tracing::info!(
         sources = failures.len(),
         retry_after,
@@ -196,10 +195,28 @@ fn known_failure_response(app: &App, failures: &[SourceFailure]) -> Response<Bod
             "timestamp": rfc3339(app.clock.now()),
         }),
     );
-    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+    set_retry_after(&mut response, failures);
+    response
+}
+
+/// When every failed source may be asked again: the soonest remembered or ordered back-off,
+/// else one second.
+fn retry_after_seconds<'a>(failures: impl IntoIterator<Item = &'a SourceFailure>) -> u64 {
+    failures
+        .into_iter()
+        .filter_map(|failure| failure.retry_after_seconds)
+        .min()
+        .unwrap_or(1)
+}
+
+/// Every 502 says when to retry (`Retry-After`), whether or not its failures were known.
+fn set_retry_after<'a>(
+    response: &mut Response<Body>,
+    failures: impl IntoIterator<Item = &'a SourceFailure>,
+) {
+    if let Ok(value) = HeaderValue::from_str(&retry_after_seconds(failures).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
-    response
 }
 
 fn add_quota_headers(response: &mut Response<Body>, quota: &QuotaState, app: &App, exceeded: bool) {
