@@ -23,10 +23,10 @@ common=(--phases examples,fuzzing,stateful --checks "$checks" --max-examples "${
   --generation-codec utf-8 --request-timeout 20 --workers 2 --no-color)
 
 echo "[fuzz] schemathesis as the admin"
-FUZZ_AS=admin st run infra/openapi.yaml --url "$API_URL" -H "Authorization: Bearer $E2E_ADMIN_TOKEN" "${common[@]}" >.local/fuzz-admin.log 2>&1 \
+FUZZ_AS=admin st --config-file schemathesis.toml run infra/openapi.yaml --url "$API_URL" -H "Authorization: Bearer $E2E_ADMIN_TOKEN" "${common[@]}" >.local/fuzz-admin.log 2>&1 \
   || { tail -80 .local/fuzz-admin.log | cut -c1-300; exit 1; }
 tail -4 .local/fuzz-admin.log
 echo "[fuzz] schemathesis as a key holder"
-st run infra/openapi.yaml --url "$API_URL" -H "X-API-Key: $FUZZ_API_KEY" "${common[@]}" >.local/fuzz-holder.log 2>&1 \
+st --config-file schemathesis.toml run infra/openapi.yaml --url "$API_URL" -H "X-API-Key: $FUZZ_API_KEY" "${common[@]}" >.local/fuzz-holder.log 2>&1 \
   || { tail -80 .local/fuzz-holder.log | cut -c1-300; exit 1; }
 tail -4 .local/fuzz-holder.log

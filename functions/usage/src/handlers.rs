@@ -53,6 +53,9 @@ async fn target_user(app: &App, caller: Caller, request: &Request) -> Result<Use
 /// `GET /api/v1/usage?action=...`.
 pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let action = Action::parse(request)?;
+    // A malformed paging parameter is refused whichever action it came with, never ignored.
+    params::bounded(request, "limit", 1, 1, 100)?;
+    params::bounded(request, "days", 1, 1, 90)?;
     let now = app.clock.now();
     let period = Period::containing(now);
     let caller = app.auth.authenticate(request.headers(), now).await?;
