@@ -592,28 +592,10 @@ pub async fn change_tier(
     ))
 }
 
-/// Path segments arrive percent-encoded (`first.last%40example.com`).
+/// Path segments arrive percent-encoded (`first.last%40example.com`); an invalid escape is kept
+/// as written and invalid UTF-8 is replaced, so the user-id parser reports what is wrong.
 fn percent_decoded(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = (bytes[index] == b'%')
-            .then(|| segment.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&urlencoding::decode_binary(segment.as_bytes())).into_owned()
 }
 
 /// `GET /api/v1/keys/stats` (admin).
