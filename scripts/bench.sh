@@ -14,7 +14,7 @@ trap 'exit 130' INT TERM
 echo "[bench] building the release binaries (LTO, one codegen unit: several minutes the first time)"
 # Two invocations: `--bin bench` would filter every package selected with it, so one combined
 # command builds only the bench binary (the cold-start section then finds no function binaries).
-cargo build --release -p keys -p usage -p data
+cargo build --release -p harmonic-keys -p harmonic-usage -p harmonic-data
 cargo build --release -p harmonic-tests --bin bench
 
 scripts/dynamodb.sh start "$port"

@@ -18,7 +18,7 @@ case "$ARCH" in
   *) echo "ARCH must be arm64 or x86_64 (got $ARCH)" >&2; exit 2 ;;
 esac
 echo "[build] cargo lambda build --release $flag for keys, usage, data (zig links; ~7 min cold)"
-cargo lambda build --release "$flag" --output-format zip -p keys -p usage -p data
+cargo lambda build --release "$flag" --output-format zip -p harmonic-keys -p harmonic-usage -p harmonic-data
 for fn in keys usage data; do
   ls -l "target/lambda/$fn/bootstrap.zip" | awk -v fn="$fn" '{printf "[build] %-5s %s bytes  %s\n", fn, $5, $9}'
 done

@@ -25,7 +25,7 @@ if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
 fi
 
 echo "[e2e] building the functions and the stubs"
-cargo build --quiet -p keys -p usage -p data
+cargo build --quiet -p harmonic-keys -p harmonic-usage -p harmonic-data
 cargo build --quiet -p harmonic-tests --bin upstream-stubs --bin harmonic-local
 
 stub_port=$(free_port)

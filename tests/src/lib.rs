@@ -221,12 +221,12 @@ pub fn answer(response: Response<Body>) -> Answer {
 
 /// Calls the keys function in process.
 pub async fn call_keys(app: &App, request: Request) -> Answer {
-    answer(keys::handle(app, request).await)
+    answer(harmonic_keys::handle(app, request).await)
 }
 
 /// Calls the usage function in process.
 pub async fn call_usage(app: &App, request: Request) -> Answer {
-    answer(usage::handle(app, request).await)
+    answer(harmonic_usage::handle(app, request).await)
 }
 
 /// Creates a key as the admin and returns (key, key id).

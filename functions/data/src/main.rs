@@ -1,6 +1,6 @@
 //! The data Lambda: wiring only. Routing and handlers live in the library.
-use data::sources::{SourceSettings, Sources};
-use data::DataApp;
+use harmonic_data::sources::{SourceSettings, Sources};
+use harmonic_data::DataApp;
 use harmonic_shared::lambda_http::{run, service_fn, Error, Request};
 use harmonic_shared::{ops_metrics, telemetry, App};
 
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let state = DataApp::new(app, sources);
     let state = &state;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(data::handle(state, request).await)
+        Ok::<_, std::convert::Infallible>(harmonic_data::handle(state, request).await)
     }))
     .await
 }

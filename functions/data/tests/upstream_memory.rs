@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use data::request::DataRequest;
-use data::sources::{SourceSettings, Sources};
+use harmonic_data::request::DataRequest;
+use harmonic_data::sources::{SourceSettings, Sources};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the stand-in is prepared to send per request.
@@ -111,7 +111,7 @@ fn sources_at(base: &str, cap: u64) -> Sources {
 #[tokio::test]
 async fn a_300_mb_answer_is_a_too_large_failure_and_memory_stays_bounded() {
     let (base, written) = streaming_stand_in().await;
-    let cap = data::sources::DEFAULT_UPSTREAM_MAX_BYTES;
+    let cap = harmonic_data::sources::DEFAULT_UPSTREAM_MAX_BYTES;
     let sources = sources_at(&base, cap);
     // Warm up the runtime, the client and the allocator on a small answer first.
     let _ = sources.gather(&wiki_request("Lying warm-up")).await;

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     let app = App::from_env().await.expect("configuration");
     let app = &app;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(usage::handle(app, request).await)
+        Ok::<_, std::convert::Infallible>(harmonic_usage::handle(app, request).await)
     }))
     .await
 }

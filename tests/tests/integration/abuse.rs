@@ -4,8 +4,8 @@
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use chrono::Duration;
-use data::sources::{SourceSettings, Sources};
-use data::DataApp;
+use harmonic_data::sources::{SourceSettings, Sources};
+use harmonic_data::DataApp;
 use harmonic_shared::domain::{rfc3339, Period, UserId};
 use harmonic_shared::lambda_http::http::HeaderMap;
 use harmonic_shared::store::{RoundTripCounter, Store};
@@ -292,7 +292,7 @@ async fn ipv6_sign_ups_and_demo_callers_are_grouped_by_their_64() {
     let mut used = Vec::new();
     for ip in ["2001:db8:9:9::1", "2001:db8:9:9:abcd::77"] {
         let answered = answer(
-            data::handle(
+            harmonic_data::handle(
                 &state,
                 request("POST", "/api/v1/data")
                     .from_ip(ip)
@@ -362,7 +362,7 @@ async fn forged_keys_are_refused_before_any_read_whether_or_not_their_id_exists(
         let keys_answer =
             call_keys(&state.app, request("GET", "/api/v1/keys").key(key).build()).await;
         let data_answer = answer(
-            data::handle(
+            harmonic_data::handle(
                 &state,
                 request("POST", "/api/v1/data")
                     .key(key)
@@ -816,7 +816,7 @@ async fn refunded_requests_are_shown_apart_from_billed_ones() {
     let unreachable = data_app(&t, "http://127.0.0.1:9");
     let good = data_app(&t, &wiremock::MockServer::start().await.uri());
     let failed = answer(
-        data::handle(
+        harmonic_data::handle(
             &unreachable,
             request("POST", "/api/v1/data")
                 .key(&key)
@@ -827,7 +827,7 @@ async fn refunded_requests_are_shown_apart_from_billed_ones() {
     );
     assert_eq!(failed.status, 502, "{}", failed.text);
     let served = answer(
-        data::handle(
+        harmonic_data::handle(
             &good,
             request("POST", "/api/v1/data")
                 .key(&key)

@@ -2,8 +2,8 @@
 //! of user A, answers the documented status; user B can neither read, change nor detect A's
 //! objects (another user's object is a 404 that looks exactly like a missing one).
 use chrono::Duration;
-use data::sources::{SourceSettings, Sources};
-use data::DataApp;
+use harmonic_data::sources::{SourceSettings, Sources};
+use harmonic_data::DataApp;
 use harmonic_shared::domain::rfc3339;
 use harmonic_shared::lambda_http::Request;
 use harmonic_shared::App;
@@ -310,7 +310,7 @@ impl World {
         match function {
             Function::Keys => call_keys(&self.t.app, request).await,
             Function::Usage => call_usage(&self.t.app, request).await,
-            Function::Data => answer(data::handle(&self.data, request).await),
+            Function::Data => answer(harmonic_data::handle(&self.data, request).await),
         }
     }
 

@@ -2,8 +2,8 @@
 //! DynamoDB-compatible server: a source that answered is charged even when nothing matched;
 //! only a request whose every source failed is refunded; repeating a request whose every
 //! source is known to fail costs no upstream call and no write at all.
-use data::sources::{SourceSettings, Sources};
-use data::DataApp;
+use harmonic_data::sources::{SourceSettings, Sources};
+use harmonic_data::DataApp;
 use harmonic_shared::clock::Clock;
 use harmonic_shared::domain::{Period, UserId};
 use harmonic_shared::App;
@@ -20,7 +20,7 @@ fn data_container(t: &TestApp, upstream: &MockServer) -> DataApp {
 
 async fn ask(state: &DataApp, key: &str, body: Value) -> Answer {
     answer(
-        data::handle(
+        harmonic_data::handle(
             state,
             request("POST", "/api/v1/data").key(key).json(body).build(),
         )

@@ -4,8 +4,8 @@
 //! without being rebuilt; no request that was not answered 2xx is charged; and a key whose
 //! creation did not complete never works.
 use chrono::Duration as Days;
-use data::sources::{SourceSettings, Sources};
-use data::DataApp;
+use harmonic_data::sources::{SourceSettings, Sources};
+use harmonic_data::DataApp;
 use harmonic_shared::apikey::{self, PresentedKey};
 use harmonic_shared::clock::{Clock, ManualClock};
 use harmonic_shared::config::Config;
@@ -237,7 +237,7 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
     let (key, _) = admin_creates_key(app, "steady", "free").await;
     let mut answered_2xx = 0u64;
     for _ in 0..2 {
-        let served = answer(data::handle(&state, metered_request(Some(&key))).await);
+        let served = answer(harmonic_data::handle(&state, metered_request(Some(&key))).await);
         assert_eq!(served.status, 200, "{}", served.text);
         answered_2xx += 1;
     }
@@ -300,7 +300,7 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
         ("demo data request", &state, None),
     ] {
         let (answered, took) = bounded(what, async {
-            answer(data::handle(container, metered_request(key)).await)
+            answer(harmonic_data::handle(container, metered_request(key)).await)
         })
         .await;
         slowest = slowest.max(took);
@@ -317,7 +317,7 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
 
     // What needs no storage still works: status, and malformed keys (refused before any read).
     let health = answer(
-        data::handle(
+        harmonic_data::handle(
             &state,
             request("GET", "/api/v1/data")
                 .query("action", "health")
@@ -326,13 +326,14 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
         .await,
     );
     assert_eq!(health.status, 200, "{}", health.text);
-    let malformed = answer(data::handle(&state, metered_request(Some("hm_not-a-key"))).await);
+    let malformed =
+        answer(harmonic_data::handle(&state, metered_request(Some("hm_not-a-key"))).await);
     assert_eq!(malformed.status, 401, "{}", malformed.text);
 
     // The server comes back on the same port and data: the same containers serve again.
     let restarted = Instant::now();
     server.restart().await;
-    let served = answer(data::handle(&state, metered_request(Some(&key))).await);
+    let served = answer(harmonic_data::handle(&state, metered_request(Some(&key))).await);
     let resumed_after = restarted.elapsed();
     assert_eq!(
         served.status, 200,
@@ -343,12 +344,12 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
     println!(
         "faults: service resumed {resumed_after:?} after the restart began (server start included)"
     );
-    let served_cold = answer(data::handle(&cold, metered_request(Some(&key))).await);
+    let served_cold = answer(harmonic_data::handle(&cold, metered_request(Some(&key))).await);
     assert_eq!(served_cold.status, 200, "{}", served_cold.text);
     answered_2xx += 1;
     let (new_key, _) = admin_creates_key(app, "steady", "free").await;
     keys_created += 1;
-    let with_new_key = answer(data::handle(&state, metered_request(Some(&new_key))).await);
+    let with_new_key = answer(harmonic_data::handle(&state, metered_request(Some(&new_key))).await);
     assert_eq!(with_new_key.status, 200, "{}", with_new_key.text);
     answered_2xx += 1;
     let signed_up = call_keys(
@@ -510,7 +511,7 @@ async fn a_key_whose_creation_did_not_complete_never_works() {
             "usage with a key of {whose}: {}",
             usage.text
         );
-        let data_answer = answer(data::handle(&state, metered_request(Some(text))).await);
+        let data_answer = answer(harmonic_data::handle(&state, metered_request(Some(text))).await);
         assert_eq!(
             data_answer.status, 401,
             "data with a key of {whose}: {}",
@@ -575,12 +576,12 @@ async fn a_hung_storage_server_answers_503_within_the_client_timeouts_and_charge
         .await
         .expect("create the table");
     let (key, _) = admin_creates_key(&state.app, "patient", "free").await;
-    let served = answer(data::handle(&state, metered_request(Some(&key))).await);
+    let served = answer(harmonic_data::handle(&state, metered_request(Some(&key))).await);
     assert_eq!(served.status, 200, "{}", served.text);
 
     server.signal(libc::SIGSTOP);
     let (hung, took) = bounded("a metered request to a hung server", async {
-        answer(data::handle(&state, metered_request(Some(&key))).await)
+        answer(harmonic_data::handle(&state, metered_request(Some(&key))).await)
     })
     .await;
     server.signal(libc::SIGCONT);

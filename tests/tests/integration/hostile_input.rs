@@ -3,8 +3,8 @@
 //! that try to smuggle text, path traversal, expression-like strings in every field and query
 //! parameter, over-long and mixed-case keys, bad cursors and actions, wrong methods). Each must
 //! be a 4xx JSON error that reveals no secret, and must leave the table exactly as it was.
-use data::sources::{SourceSettings, Sources};
-use data::DataApp;
+use harmonic_data::sources::{SourceSettings, Sources};
+use harmonic_data::DataApp;
 use harmonic_shared::lambda_http::http::HeaderValue;
 use harmonic_shared::App;
 use harmonic_tests::*;
@@ -122,7 +122,7 @@ async fn world() -> World {
         if let Some(key) = credentials {
             builder = builder.key(key);
         }
-        let served = answer(data::handle(&w.data, builder.build()).await);
+        let served = answer(harmonic_data::handle(&w.data, builder.build()).await);
         assert_eq!(served.status, 200, "{}", served.text);
     }
     w
@@ -996,7 +996,7 @@ impl World {
         match case.function {
             Function::Keys => call_keys(&self.t.app, request).await,
             Function::Usage => call_usage(&self.t.app, request).await,
-            Function::Data => answer(data::handle(&self.data, request).await),
+            Function::Data => answer(harmonic_data::handle(&self.data, request).await),
         }
     }
 }
@@ -1193,7 +1193,7 @@ async fn expression_like_strings_in_free_text_fields_are_stored_and_searched_lit
     let mut served = 0;
     for expression in EXPRESSIONS {
         let answered = answer(
-            data::handle(
+            harmonic_data::handle(
                 &w.data,
                 request("POST", "/api/v1/data")
                     .key(&w.key)

@@ -1,8 +1,8 @@
 //! `Idempotency-Key` on `POST /api/v1/data` against the DynamoDB-compatible server: a retry is
 //! replayed and not charged; the key cannot be turned into free fresh answers, cannot reach
 //! another caller's record, and concurrent duplicates are charged once.
-use data::sources::{SourceSettings, Sources};
-use data::DataApp;
+use harmonic_data::sources::{SourceSettings, Sources};
+use harmonic_data::DataApp;
 use harmonic_shared::clock::Clock;
 use harmonic_shared::domain::{Period, UserId};
 use harmonic_shared::store::{idempotency_pk, Claimed, ExistingRecord, StoredResponse};
@@ -55,7 +55,7 @@ fn quantum() -> serde_json::Value {
 }
 
 async fn post(data: &DataApp, builder: RequestBuilder) -> Answer {
-    answer(data::handle(data, builder.build()).await)
+    answer(harmonic_data::handle(data, builder.build()).await)
 }
 
 #[tokio::test]
@@ -275,7 +275,7 @@ async fn malformed_idempotency_keys_are_400_and_nothing_is_charged_or_written() 
         .header("Idempotency-Key", "one")
         .header("Idempotency-Key", "two");
     assert_eq!(post(&w.data, twice).await.status, 400, "two headers");
-    let non_ascii = data::handle(&w.data, {
+    let non_ascii = harmonic_data::handle(&w.data, {
         let mut built = query(quantum()).key(&key).build();
         built.headers_mut().insert(
             "idempotency-key",

@@ -1,6 +1,6 @@
 //! arXiv against a stub that answers like the export API, in both live Atom formats.
 
-use data::sources::SourceKind;
+use harmonic_data::sources::SourceKind;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -354,7 +354,7 @@ async fn a_503_with_retry_after_backs_off() {
         .await;
     let mut settings = crate::common::settings(&server);
     settings.arxiv_min_interval = std::time::Duration::ZERO;
-    let sources = data::sources::Sources::new(settings).unwrap();
+    let sources = harmonic_data::sources::Sources::new(settings).unwrap();
 
     assert_eq!(
         failure(run(&sources, ARXIV, "a query").await).code,

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use data::aggregate::SourceOutcome;
-use data::sources::{SourceKind, SourceSettings, Sources};
+use harmonic_data::aggregate::SourceOutcome;
+use harmonic_data::sources::{SourceKind, SourceSettings, Sources};
 use serde_json::json;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -385,7 +385,7 @@ async fn clearing_the_caches_sends_the_next_request_upstream() {
 #[tokio::test]
 async fn curiosity_works_without_any_upstream() {
     // Nothing listens on this address: curiosity must not need it.
-    let sources = Sources::new(data::sources::SourceSettings::for_base_url(
+    let sources = Sources::new(harmonic_data::sources::SourceSettings::for_base_url(
         "http://127.0.0.1:9",
     ))
     .unwrap();
@@ -403,7 +403,7 @@ async fn curiosity_works_without_any_upstream() {
 
 #[tokio::test]
 async fn the_catalogue_describes_every_source_with_its_ttl() {
-    let sources = Sources::new(data::sources::SourceSettings::defaults()).unwrap();
+    let sources = Sources::new(harmonic_data::sources::SourceSettings::defaults()).unwrap();
 
     let catalogue = sources.catalogue();
 

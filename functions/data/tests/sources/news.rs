@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use data::sources::{ApiKey, NewsProvider, SourceKind, Sources};
+use harmonic_data::sources::{ApiKey, NewsProvider, SourceKind, Sources};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

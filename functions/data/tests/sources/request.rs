@@ -1,7 +1,7 @@
 //! Table-driven tests of `DataRequest::parse`: good bodies and every kind of bad one.
 
-use data::request::{DataRequest, Mode};
-use data::sources::SourceKind;
+use harmonic_data::request::{DataRequest, Mode};
+use harmonic_data::sources::SourceKind;
 
 #[test]
 fn good_bodies_parse_into_requests() {

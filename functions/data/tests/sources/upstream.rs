@@ -2,7 +2,7 @@
 //! redirects that never leave the source's own origin (scheme, host and port), so NewsAPI's
 //! `X-Api-Key` never reaches another host. The 300 MB streaming case is tests/upstream_memory.rs.
 
-use data::sources::{ApiKey, NewsProvider, SourceKind, Sources};
+use harmonic_data::sources::{ApiKey, NewsProvider, SourceKind, Sources};
 use serde_json::json;
 use wiremock::matchers::{header, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
