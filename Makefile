@@ -23,12 +23,12 @@ run: bootstrap ## the whole API locally: dynalite + cargo lambda watch on 127.0.
 test: bootstrap ## every check: fmt, clippy, unit, integration, infra validation, end to end
 	@scripts/test.sh
 
-check: ## fast: cargo fmt --check, clippy -D warnings, unit tests (no server, no e2e)
+check: ## fast: cargo fmt --check, clippy -D warnings, unit tests and the tools' checks (no server, no e2e)
 	@echo "[check] cargo fmt --check"; cargo fmt --all -- --check
 	@echo "[check] cargo clippy -D warnings"; cargo clippy --quiet --workspace --all-targets -- -D warnings
-	@echo "[check] unit tests (cargo test --lib)"; cargo test --quiet --workspace --lib
+	@echo "[check] unit tests (cargo test --lib, and xtask's: the configuration table)"; cargo test --quiet --workspace --lib && cargo test --quiet -p xtask
 
-bench: bootstrap ## the benchmarks (not part of make test)
+bench: bootstrap ## the benchmarks (not part of make test): release builds, then target/release/xtask bench
 	@scripts/bench.sh
 
 validate: bootstrap ## cfn-lint (+ serverless rules), checkov, OpenAPI, route and ref cross-checks

@@ -11,9 +11,9 @@ pids=()
 own_dynamo=""
 cleanup() {
   trap - EXIT INT TERM
-  # cargo lambda watch's function processes are its descendants: stop the whole tree of each
-  # process this script started, and nothing else.
-  for pid in "${pids[@]}"; do kill_tree "$pid"; done
+  # Each process this script started leads a process group of its own (start_group): stop those
+  # groups (cargo lambda watch with its function processes), and nothing else.
+  for pid in "${pids[@]}"; do stop_group "$pid"; done
   if [ -n "$own_dynamo" ]; then scripts/dynamodb.sh stop "$own_dynamo"; fi
 }
 trap cleanup EXIT INT TERM
@@ -24,12 +24,12 @@ if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
   export DYNAMODB_ENDPOINT="http://127.0.0.1:$own_dynamo"
 fi
 
-echo "[e2e] building the functions and the stubs"
+echo "[e2e] building the functions and the tools (xtask: the stubs, create-table)"
 cargo build --quiet -p harmonic-keys -p harmonic-usage -p harmonic-data
-cargo build --quiet -p harmonic-tests --bin upstream-stubs --bin harmonic-local
+cargo build --quiet -p xtask
 
 stub_port=$(free_port)
-target/debug/upstream-stubs --port "$stub_port" >.local/stubs.log 2>&1 &
+start_group target/debug/xtask upstream-stubs --port "$stub_port" >.local/stubs.log 2>&1 &
 pids+=($!)
 wait_for_http "http://127.0.0.1:$stub_port/" 30 || { echo "[e2e] stubs did not start" >&2; cat .local/stubs.log >&2; exit 1; }
 
@@ -44,22 +44,22 @@ export SOURCE_TIMEOUT_MS=${SOURCE_TIMEOUT_MS:-1500}
 for name in WIKIPEDIA_API_URL ARXIV_API_URL GDELT_API_URL OPEN_METEO_GEOCODING_URL OPEN_METEO_FORECAST_URL; do
   export "$name=http://127.0.0.1:$stub_port"
 done
-cargo run --quiet -p harmonic-tests --bin harmonic-local -- create-table
+cargo xtask create-table
 
 mkdir -p .local
 write_env_file .local/e2e.env
 watch_port=$(free_port)
 echo "[e2e] cargo lambda watch on 127.0.0.1:$watch_port (logs in .local/e2e-watch.log)"
-RUST_LOG=warn cargo lambda watch -A 127.0.0.1 -P "$watch_port" --disable-cors --ignore-changes --env-file .local/e2e.env >.local/e2e-watch.log 2>&1 &
+RUST_LOG=warn start_group cargo lambda watch -A 127.0.0.1 -P "$watch_port" --disable-cors --ignore-changes --env-file .local/e2e.env >.local/e2e-watch.log 2>&1 &
 pids+=($!)
 wait_for_http "http://127.0.0.1:$watch_port/api/v1/keys" 300 || { echo "[e2e] cargo lambda watch did not answer" >&2; tail -50 .local/e2e-watch.log >&2; exit 1; }
 
 # A second stack whose Free quota is 100, for the exactness-under-concurrency tests.
 limited_port=$(free_port)
-TABLE_NAME="$TABLE_NAME-limited" cargo run --quiet -p harmonic-tests --bin harmonic-local -- create-table
+TABLE_NAME="$TABLE_NAME-limited" cargo xtask create-table
 TABLE_NAME="$TABLE_NAME-limited" FREE_MONTHLY_QUOTA=100 SIGNUP_LIMIT_PER_IP_PER_DAY=3 write_env_file .local/e2e-limited.env
 echo "[e2e] second stack (Free quota 100) on 127.0.0.1:$limited_port"
-RUST_LOG=warn cargo lambda watch -A 127.0.0.1 -P "$limited_port" --disable-cors --ignore-changes --env-file .local/e2e-limited.env >>.local/e2e-watch.log 2>&1 &
+RUST_LOG=warn start_group cargo lambda watch -A 127.0.0.1 -P "$limited_port" --disable-cors --ignore-changes --env-file .local/e2e-limited.env >>.local/e2e-watch.log 2>&1 &
 pids+=($!)
 wait_for_http "http://127.0.0.1:$limited_port/api/v1/keys" 300 || { echo "[e2e] the limited stack did not answer" >&2; exit 1; }
 

@@ -1,27 +1,20 @@
-# Sourced by the other scripts: the project-local tools on PATH, and the configuration
-# variables a local run passes to the functions (the caller's environment wins).
+# Sourced by the other scripts: the project-local tools on PATH, the env file of a local run, and
+# helpers to wait for a server, pick a free port and start and stop process groups.
 export PATH="$PWD/.venv/bin:$PATH"
 
-# Every variable of the README's configuration table that a local run forwards to the functions.
-HARMONIC_VARS=(TABLE_NAME DYNAMODB_ENDPOINT AWS_REGION ADMIN_TOKEN_SHA256 BCRYPT_COST
-  ALLOW_SIGNUP MAX_KEYS_PER_USER FREE_MONTHLY_QUOTA PRO_MONTHLY_QUOTA DEMO_MODE
-  USAGE_RETENTION_DAYS KEY_CACHE_TTL_SECONDS CORS_ALLOWED_ORIGINS RUST_LOG USER_AGENT SOURCE_TIMEOUT_MS
-  REQUEST_DEADLINE_MS WIKIPEDIA_API_URL ARXIV_API_URL GDELT_API_URL OPEN_METEO_GEOCODING_URL
-  OPEN_METEO_FORECAST_URL NEWS_PROVIDER HACKERNEWS_API_URL NEWSAPI_URL NEWSAPI_KEY
-  CACHE_TTL_WIKI_SECONDS CACHE_TTL_ARXIV_SECONDS CACHE_TTL_NEWS_SECONDS
-  CACHE_TTL_WEATHER_SECONDS CACHE_TTL_CURIOSITY_SECONDS CACHE_MAX_ENTRIES
-  UPSTREAM_MAX_BYTES KEY_CHECK_SECRET SIGNUP_LIMIT_PER_IP_PER_DAY)
-
 # Writes the set variables to an env file for `cargo lambda watch --env-file` (values given
-# there, unlike [workspace.metadata.lambda.env], can be overridden by the caller).
+# there, unlike [workspace.metadata.lambda.env], can be overridden by the caller). Which
+# variables: `cargo xtask env-vars`, i.e. those of the README's configuration table (the one
+# list; xtask's test fails when it and the Rust readers drift apart).
 # The admin token itself is never handed to the functions: cargo lambda watch logs the
 # environment of every process it spawns. They get its SHA-256, as in AWS.
 write_env_file() {
   local file=$1
+  local names name
+  names=$(cargo xtask env-vars)
   : >"$file"
   chmod 600 "$file"
-  local name
-  for name in "${HARMONIC_VARS[@]}"; do
+  for name in $names; do
     if [ -n "${!name:-}" ]; then printf '%s=%s\n' "$name" "${!name}" >>"$file"; fi
   done
   if [ -n "${ADMIN_TOKEN:-}" ] && [ -z "${ADMIN_TOKEN_SHA256:-}" ]; then
@@ -44,10 +37,19 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Stops a process and every process it started (children first seen, then the process), so that
-# a script cleans up only what it launched itself, never another checkout's or `make run`'s.
-kill_tree() {
-  local pid=$1 child
-  for child in $(pgrep -P "$pid" 2>/dev/null); do kill_tree "$child"; done
-  kill "$pid" 2>/dev/null || true
+# Background processes run in process groups of their own, so that a script stops exactly what
+# it started, never another checkout's processes or a `make run` (no pkill patterns).
+# `start_group CMD ARGS... &` then `pid=$!`: setsid makes the command the leader of a new group
+# whose id is its pid (a background job of a script is not a group leader, so setsid does not
+# fork). `stop_group PID` signals the whole group: cargo lambda watch and the functions it
+# spawned, make and its children.
+start_group() { exec setsid "$@"; }
+stop_group() {
+  local pgid=$1
+  kill -TERM -- "-$pgid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 -- "-$pgid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL -- "-$pgid" 2>/dev/null || true
 }

@@ -15,7 +15,8 @@ log=.local/quickstart-run.log
 run_pid=""
 cleanup() {
   trap - EXIT INT TERM
-  if [ -n "$run_pid" ]; then kill_tree "$run_pid"; fi
+  # make run leads a process group of its own (start_group); its script stops its own groups.
+  if [ -n "$run_pid" ]; then stop_group "$run_pid"; fi
   # make run stops its dynalite on exit; stop it here too in case make run was killed first.
   scripts/dynamodb.sh stop "$dynamo_port" >/dev/null 2>&1 || true
   rm -rf "$data_dir"
@@ -29,7 +30,7 @@ env -u RUST_LOG -u WIKIPEDIA_API_URL -u ARXIV_API_URL -u GDELT_API_URL -u OPEN_M
   -u OPEN_METEO_FORECAST_URL -u DYNAMODB_ENDPOINT -u TABLE_NAME \
   ADMIN_TOKEN="quickstart-$(python3 -c 'import secrets; print(secrets.token_hex(12))')" \
   DYNAMODB_DATA="$data_dir" \
-  make --no-print-directory run OFFLINE=1 PORT="$port" DYNAMODB_PORT="$dynamo_port" >"$log" 2>&1 &
+  setsid make --no-print-directory run OFFLINE=1 PORT="$port" DYNAMODB_PORT="$dynamo_port" >"$log" 2>&1 &
 run_pid=$!
 wait_for_http "http://127.0.0.1:$port/api/v1/keys" 300 \
   || { echo "[quickstart] make run OFFLINE=1 did not answer" >&2; tail -30 "$log" >&2; exit 1; }

@@ -2,7 +2,7 @@
 # make run: the whole API locally. dynalite (persisted under .local/dynamodb) on
 # 127.0.0.1:$DYNAMODB_PORT, the table created if missing, then cargo lambda watch on
 # 127.0.0.1:$PORT routing /api/v1/{keys,usage,data} to the three functions. Ctrl-C stops all.
-#   OFFLINE=1       also start the upstream stand-ins (target/debug/upstream-stubs, the stubs of
+#   OFFLINE=1       also start the upstream stand-ins (`xtask upstream-stubs`, the stubs of
 #                   the end-to-end suite) and point every source at them: no internet needed.
 #   RUST_LOG        the functions' log filter (default info), passed in the env file;
 #   WATCH_RUST_LOG  cargo lambda watch's own filter (default warn): it reads RUST_LOG itself, and
@@ -42,17 +42,18 @@ cleanup() {
   trap - EXIT INT TERM
   echo
   echo "[run] stopping"
-  if [ -n "${watch_pid:-}" ]; then kill_tree "$watch_pid"; fi
-  if [ -n "${stubs_pid:-}" ]; then kill_tree "$stubs_pid"; fi
+  # Each leads a process group of its own (start_group): stop exactly those groups.
+  if [ -n "${watch_pid:-}" ]; then stop_group "$watch_pid"; fi
+  if [ -n "${stubs_pid:-}" ]; then stop_group "$stubs_pid"; fi
   scripts/dynamodb.sh stop "$DYNAMODB_PORT"
 }
 trap cleanup EXIT INT TERM
 
 if [ "${OFFLINE:-0}" = "1" ]; then
-  echo "[run] OFFLINE=1: building and starting the upstream stand-ins (tests/src/stubs.rs)"
-  cargo build --quiet -p harmonic-tests --bin upstream-stubs
+  echo "[run] OFFLINE=1: building and starting the upstream stand-ins (testkit/src/stubs.rs)"
+  cargo build --quiet -p xtask
   stubs_port=$(free_port)
-  target/debug/upstream-stubs --port "$stubs_port" >.local/stubs-run.log 2>&1 &
+  start_group target/debug/xtask upstream-stubs --port "$stubs_port" >.local/stubs-run.log 2>&1 &
   stubs_pid=$!
   wait_for_http "http://127.0.0.1:$stubs_port/" 30 || { echo "[run] the stand-ins did not start" >&2; cat .local/stubs-run.log >&2; exit 1; }
   for name in WIKIPEDIA_API_URL ARXIV_API_URL GDELT_API_URL OPEN_METEO_GEOCODING_URL OPEN_METEO_FORECAST_URL; do
@@ -63,7 +64,7 @@ fi
 echo "[run] starting dynalite (DynamoDB-compatible) on 127.0.0.1:$DYNAMODB_PORT, data in $DYNAMODB_DATA"
 scripts/dynamodb.sh start "$DYNAMODB_PORT" "$DYNAMODB_DATA"
 echo "[run] creating table $TABLE_NAME if missing"
-cargo run --quiet -p harmonic-tests --bin harmonic-local -- create-table
+cargo xtask create-table
 
 write_env_file .local/run.env
 cat <<MSG
@@ -77,6 +78,6 @@ MSG
 # --disable-cors: OPTIONS must reach the functions (they answer it with documentation), as
 # behind API Gateway without a CORS configuration.
 # The functions get RUST_LOG from the env file; the emulator its own, quieter filter.
-RUST_LOG=$WATCH_RUST_LOG cargo lambda watch -A 127.0.0.1 -P "$PORT" --disable-cors --env-file .local/run.env &
+RUST_LOG=$WATCH_RUST_LOG start_group cargo lambda watch -A 127.0.0.1 -P "$PORT" --disable-cors --env-file .local/run.env &
 watch_pid=$!
 wait "$watch_pid"

@@ -68,6 +68,7 @@ fn data_app(t: &TestApp, base_url: &str) -> DataApp {
 // ---------------------------------------------------------------- item 1: squatting
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_admin_cannot_hand_a_tier_or_keys_to_a_user_someone_else_signed_up() {
     let t = spawn_app().await;
     let squatter = sign_up_from(&t.app, "acme", "203.0.113.66").await;
@@ -126,6 +127,7 @@ async fn the_admin_cannot_hand_a_tier_or_keys_to_a_user_someone_else_signed_up()
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_admin_still_issues_more_keys_for_users_it_created_and_records_that_it_did() {
     let t = spawn_app().await;
     let (_, _) = admin_creates_key(&t.app, "bigco", "pro").await;
@@ -157,6 +159,7 @@ async fn the_admin_still_issues_more_keys_for_users_it_created_and_records_that_
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_tier_route_is_the_admins_only_and_explains_bad_input() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "tiered", "free").await;
@@ -222,6 +225,7 @@ async fn the_tier_route_is_the_admins_only_and_explains_bad_input() {
 // ---------------------------------------------------------------- item 2: sign-up floods
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn sign_ups_are_limited_per_address_per_day_exactly_under_concurrency() {
     let t = spawn_app_with(&[("SIGNUP_LIMIT_PER_IP_PER_DAY", "5")]).await;
     let attempts = (0..20).map(|n| {
@@ -270,6 +274,7 @@ async fn sign_ups_are_limited_per_address_per_day_exactly_under_concurrency() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn ipv6_sign_ups_and_demo_callers_are_grouped_by_their_64() {
     let t = spawn_app_with(&[("SIGNUP_LIMIT_PER_IP_PER_DAY", "2")]).await;
     assert_eq!(
@@ -324,6 +329,7 @@ fn unkeyed_check(unchecked: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn forged_keys_are_refused_before_any_read_whether_or_not_their_id_exists() {
     let t = spawn_app().await;
     let (_, real_id) = admin_creates_key(&t.app, "victim", "pro").await;
@@ -400,6 +406,7 @@ async fn forged_keys_are_refused_before_any_read_whether_or_not_their_id_exists(
 // ---------------------------------------------------------------- item 5: grace period
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_key_in_its_grace_period_calls_data_but_cannot_manage_keys() {
     let t = spawn_app().await;
     let (old_key, old_id) = admin_creates_key(&t.app, "leaky", "free").await;
@@ -502,6 +509,7 @@ async fn a_key_in_its_grace_period_calls_data_but_cannot_manage_keys() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_key_a_holder_creates_never_outlives_the_key_it_was_created_with() {
     let t = spawn_app().await;
     let ends = default_now() + Duration::days(7);
@@ -565,6 +573,7 @@ async fn a_key_a_holder_creates_never_outlives_the_key_it_was_created_with() {
 // ---------------------------------------------------------------- item 7: bounded user item
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_user_item_stays_under_1_kb_after_any_number_of_create_revoke_cycles() {
     let t = spawn_app().await;
     // The longest user id there can be (128 characters): the worst case.
@@ -623,6 +632,7 @@ async fn the_user_item_stays_under_1_kb_after_any_number_of_create_revoke_cycles
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn key_lists_show_each_keys_use_without_a_second_write_on_the_metered_path() {
     let t = spawn_app().await;
     let (key, id) = admin_creates_key(&t.app, "counted", "free").await;
@@ -691,6 +701,7 @@ async fn key_lists_show_each_keys_use_without_a_second_write_on_the_metered_path
 // ---------------------------------------------------------------- item 8: keys in paths
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_key_pasted_into_a_path_is_a_400_that_never_echoes_it() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "paster", "free").await;
@@ -756,6 +767,7 @@ impl Intercept for FailDeactivation {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_rotation_whose_revoke_step_fails_still_shows_the_new_key_with_a_warning() {
     let t = spawn_app().await;
     let (old_key, old_id) = admin_creates_key(&t.app, "rotator", "pro").await;
@@ -810,6 +822,7 @@ async fn a_rotation_whose_revoke_step_fails_still_shows_the_new_key_with_a_warni
 // ---------------------------------------------------------------- item 6: totals
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn refunded_requests_are_shown_apart_from_billed_ones() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "refundee", "free").await;

@@ -17,6 +17,7 @@ fn event(name: &str, substitutions: &[(&str, &str)]) -> Request {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn admin_key_creation_events_of_both_api_versions_create_keys() {
     for fixture in ["v2-post-keys.json", "v1-post-keys.json"] {
         let t = spawn_app().await;
@@ -37,6 +38,7 @@ async fn admin_key_creation_events_of_both_api_versions_create_keys() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn base64_sign_up_events_are_read_as_json_whatever_the_content_type() {
     for fixture in ["v2-post-keys-base64.json", "v1-post-keys-base64.json"] {
         let t = spawn_app().await;
@@ -52,6 +54,7 @@ async fn base64_sign_up_events_are_read_as_json_whatever_the_content_type() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn key_inspection_events_reach_the_key_through_the_path_with_or_without_a_stage() {
     let t = spawn_app().await;
     let (key, id) = admin_creates_key(&t.app, "inspected", "pro").await;
@@ -68,6 +71,7 @@ async fn key_inspection_events_reach_the_key_through_the_path_with_or_without_a_
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn usage_events_with_query_strings_and_multi_values_are_answered() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "usage-events", "free").await;
@@ -87,6 +91,7 @@ async fn usage_events_with_query_strings_and_multi_values_are_answered() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_client_address_comes_from_the_request_context_of_either_version() {
     for (fixture, ip) in [
         ("v2-post-data.json", "203.0.113.10"),

@@ -351,6 +351,7 @@ fn shape_problem(answer: &Answer) -> Option<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn every_route_answers_every_kind_of_caller_as_the_authorization_table_documents() {
     let w = world().await;
     let routes = every_route();
@@ -464,6 +465,7 @@ fn without(answer: &Answer, object: &str) -> (u16, String) {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn user_b_can_neither_read_nor_change_nor_detect_the_objects_of_user_a() {
     let w = world().await;
     let (_, id_of_a) = admin_creates_key(&w.t.app, USER_A, "free").await;

@@ -48,6 +48,7 @@ const RESOURCES: [&str; 5] = [
 ];
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_preflight_from_an_allowed_origin_is_answered_as_browsers_expect_on_every_resource() {
     let t = spawn_with_cors().await;
     let (data, _stubs) = data_container(&t).await;
@@ -93,6 +94,7 @@ async fn a_preflight_from_an_allowed_origin_is_answered_as_browsers_expect_on_ev
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_preflight_from_another_origin_is_refused_without_cors_headers() {
     let t = spawn_with_cors().await;
     let (data, _stubs) = data_container(&t).await;
@@ -139,6 +141,7 @@ async fn a_preflight_from_another_origin_is_refused_without_cors_headers() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn options_that_is_not_a_preflight_still_returns_the_documentation() {
     let t = spawn_with_cors().await;
     let (data, _stubs) = data_container(&t).await;
@@ -175,6 +178,7 @@ async fn options_that_is_not_a_preflight_still_returns_the_documentation() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn answers_to_an_allowed_origin_carry_allow_origin_and_expose_the_rate_limit_headers() {
     let t = spawn_with_cors().await;
     let (data, _stubs) = data_container(&t).await;
@@ -236,6 +240,7 @@ async fn answers_to_an_allowed_origin_carry_allow_origin_and_expose_the_rate_lim
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn without_configured_origins_no_page_may_read_and_preflights_are_refused() {
     let t = spawn_app().await;
     let preflight = call_usage(
@@ -259,6 +264,7 @@ async fn without_configured_origins_no_page_may_read_and_preflights_are_refused(
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_dashboard_is_one_html_page_with_its_security_headers_and_no_preflight_is_needed() {
     let t = spawn_app().await;
     let page = call_usage(&t.app, request("GET", "/dashboard").build()).await;

@@ -55,6 +55,7 @@ async fn failing_upstream() -> MockServer {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_query_that_matched_nothing_is_charged_with_results_that_say_so() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "no-match", "free").await;
@@ -115,6 +116,7 @@ async fn a_query_that_matched_nothing_is_charged_with_results_that_say_so() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_request_whose_every_source_failed_is_refunded_and_repeating_it_writes_nothing() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "all-failed", "free").await;
@@ -177,6 +179,7 @@ async fn a_request_whose_every_source_failed_is_refunded_and_repeating_it_writes
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn one_failed_source_beside_one_that_matched_nothing_is_charged() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "half-failed", "free").await;
@@ -210,6 +213,7 @@ async fn one_failed_source_beside_one_that_matched_nothing_is_charged() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_remembered_failure_beside_a_source_that_answers_is_charged_normally() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "mixed", "free").await;

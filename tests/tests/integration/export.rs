@@ -48,6 +48,7 @@ fn rows(csv: &str) -> Vec<Vec<String>> {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_holder_exports_its_month_as_csv_with_one_row_per_day() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "payer", "pro").await;
@@ -85,6 +86,7 @@ async fn a_holder_exports_its_month_as_csv_with_one_row_per_day() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn past_months_stay_readable_for_the_retention_and_no_longer() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "archivist", "free").await;
@@ -109,6 +111,7 @@ async fn past_months_stay_readable_for_the_retention_and_no_longer() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn export_authorization_is_that_of_the_other_usage_actions() {
     let t = spawn_app().await;
     let (alice, _) = admin_creates_key(&t.app, "alice", "free").await;
@@ -156,6 +159,7 @@ async fn export_authorization_is_that_of_the_other_usage_actions() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_admin_exports_every_user_of_a_month_a_page_at_a_time() {
     let t = spawn_app().await;
     for user in ["u1", "u2", "u3"] {
@@ -201,6 +205,7 @@ async fn the_admin_exports_every_user_of_a_month_a_page_at_a_time() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_user_id_that_would_be_a_formula_is_neutralised_in_the_csv() {
     let t = spawn_app().await;
     for (user, shown) in [("-1-1", "'-1-1"), ("@SUM", "'@SUM")] {
@@ -217,6 +222,7 @@ async fn a_user_id_that_would_be_a_formula_is_neutralised_in_the_csv() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn bad_export_parameters_are_400_json_that_says_the_format() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "careless", "free").await;
@@ -277,6 +283,7 @@ async fn bad_export_parameters_are_400_json_that_says_the_format() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn breakdown_answers_sources_and_endpoints_together() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "phase4", "free").await;

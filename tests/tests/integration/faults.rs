@@ -223,6 +223,7 @@ async fn stored_count(store: &Store, user: &str, clock: &ManualClock) -> u64 {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_charging_failures() {
     let mut server = Dynalite::start().await;
     let endpoint = server.endpoint();
@@ -427,6 +428,7 @@ async fn half_created_key(
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_key_whose_creation_did_not_complete_never_works() {
     let t = spawn_app().await;
     let stubs = start_stubs().await;
@@ -562,6 +564,7 @@ impl Dynalite {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_hung_storage_server_answers_503_within_the_client_timeouts_and_charges_nothing_more() {
     let server = Dynalite::start().await;
     let endpoint = server.endpoint();
@@ -630,6 +633,7 @@ async fn settled_count(store: &Store, user: &str, clock: &ManualClock) -> u64 {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn lost_answers_of_refunds_refusals_and_usage_counters_never_miscount() {
     let server = Dynalite::start().await;
     let endpoint = server.endpoint();

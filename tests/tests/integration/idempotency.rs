@@ -59,6 +59,7 @@ async fn post(data: &DataApp, builder: RequestBuilder) -> Answer {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_retry_with_the_same_key_replays_the_first_answer_and_is_not_charged() {
     let w = world().await;
     let (key, _) = admin_creates_key(&w.t.app, "retrier", "free").await;
@@ -94,6 +95,7 @@ async fn a_retry_with_the_same_key_replays_the_first_answer_and_is_not_charged()
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_same_key_with_another_body_is_422_and_not_charged() {
     let w = world().await;
     let (key, _) = admin_creates_key(&w.t.app, "reuser", "free").await;
@@ -133,6 +135,7 @@ async fn the_same_key_with_another_body_is_422_and_not_charged() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn another_caller_with_the_same_key_is_served_and_charged_on_its_own() {
     let w = world().await;
     let (alice, _) = admin_creates_key(&w.t.app, "alice", "free").await;
@@ -205,6 +208,7 @@ async fn another_caller_with_the_same_key_is_served_and_charged_on_its_own() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn concurrent_duplicates_from_several_containers_are_charged_once() {
     let w = world().await;
     let (key, _) = admin_creates_key(&w.t.app, "hammer", "pro").await;
@@ -242,6 +246,7 @@ async fn concurrent_duplicates_from_several_containers_are_charged_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn malformed_idempotency_keys_are_400_and_nothing_is_charged_or_written() {
     let w = world().await;
     let (key, _) = admin_creates_key(&w.t.app, "sloppy", "free").await;
@@ -293,6 +298,7 @@ async fn malformed_idempotency_keys_are_400_and_nothing_is_charged_or_written() 
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_request_that_was_not_charged_gives_its_key_back() {
     let w = world().await;
     let (key, _) = admin_creates_key(&w.t.app, "unlucky", "free").await;
@@ -321,6 +327,7 @@ async fn a_request_that_was_not_charged_gives_its_key_back() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_revoked_key_cannot_replay_and_an_expired_window_is_a_new_request() {
     let w = world().await;
     let (key, _) = admin_creates_key(&w.t.app, "window", "free").await;
@@ -376,6 +383,7 @@ async fn a_revoked_key_cannot_replay_and_an_expired_window_is_a_new_request() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_pending_claim_answers_409_until_its_lock_expires_then_the_same_body_takes_over() {
     let w = world().await;
     let (key, _) = admin_creates_key(&w.t.app, "stuck", "free").await;
@@ -423,6 +431,7 @@ async fn a_pending_claim_answers_409_until_its_lock_expires_then_the_same_body_t
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_replay_larger_than_one_item_is_stored_in_parts_and_comes_back_whole() {
     let t = spawn_app().await;
     let pk = idempotency_pk("USER#big", "big-one");

@@ -14,6 +14,7 @@ async fn sign_up(app: &harmonic_shared::App, user_id: &str) -> Answer {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_quick_start_sign_up_creates_a_free_user_and_shows_the_key_once() {
     let t = spawn_app().await;
     let created = sign_up(&t.app, "user123").await;
@@ -33,6 +34,7 @@ async fn the_quick_start_sign_up_creates_a_free_user_and_shows_the_key_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn create_list_get_rotate_revoke_and_the_key_never_appears_again() {
     let t = spawn_app().await;
     let created = sign_up(&t.app, "alice").await;
@@ -122,6 +124,7 @@ async fn create_list_get_rotate_revoke_and_the_key_never_appears_again() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn revocation_reaches_a_container_that_had_the_key_cached() {
     let t = spawn_app().await;
     let (key, id) = admin_creates_key(&t.app, "bob", "pro").await;
@@ -145,6 +148,7 @@ async fn revocation_reaches_a_container_that_had_the_key_cached() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn another_users_keys_answer_404_on_every_route() {
     let t = spawn_app().await;
     let (key_a, id_a) = admin_creates_key(&t.app, "user-a", "free").await;
@@ -186,6 +190,7 @@ async fn another_users_keys_answer_404_on_every_route() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn concurrent_sign_ups_for_one_user_id_admit_exactly_one() {
     let t = spawn_app().await;
     let attempts = (0..12).map(|_| {
@@ -206,6 +211,7 @@ async fn concurrent_sign_ups_for_one_user_id_admit_exactly_one() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn malformed_keys_are_refused_without_a_database_read() {
     // A store that cannot be reached: any read would answer 503, not 401.
     let unreachable = harmonic_shared::store::Store::new(
@@ -236,6 +242,7 @@ async fn malformed_keys_are_refused_without_a_database_read() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn bad_inputs_get_a_4xx_json_error_that_says_what_was_wrong() {
     let t = spawn_app().await;
     let (holder_key, _) = admin_creates_key(&t.app, "holder", "free").await;
@@ -386,6 +393,7 @@ async fn bad_inputs_get_a_4xx_json_error_that_says_what_was_wrong() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn rotation_validates_its_body() {
     let t = spawn_app().await;
     let (key, id) = admin_creates_key(&t.app, "rotator", "free").await;
@@ -412,6 +420,7 @@ async fn rotation_validates_its_body() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_rotation_grace_period_keeps_the_old_key_working_until_it_ends() {
     let t = spawn_app().await;
     let (key, id) = admin_creates_key(&t.app, "graceful", "pro").await;
@@ -438,6 +447,7 @@ async fn a_rotation_grace_period_keeps_the_old_key_working_until_it_ends() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_user_holds_at_most_max_keys_per_user_active_keys() {
     let t = spawn_app_with(&[("MAX_KEYS_PER_USER", "2")]).await;
     admin_creates_key(&t.app, "limited", "free").await;
@@ -470,6 +480,7 @@ async fn a_user_holds_at_most_max_keys_per_user_active_keys() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn expired_keys_stop_working_free_their_slot_and_count_as_expired() {
     let t = spawn_app_with(&[("MAX_KEYS_PER_USER", "1")]).await;
     let expires = (default_now() + Duration::hours(1)).to_rfc3339();
@@ -517,6 +528,7 @@ async fn expired_keys_stop_working_free_their_slot_and_count_as_expired() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn key_statistics_are_durable_across_containers() {
     let t = spawn_app().await;
     let (_, first) = admin_creates_key(&t.app, "s1", "free").await;
@@ -543,6 +555,7 @@ async fn key_statistics_are_durable_across_containers() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn sign_up_can_be_closed_and_existing_users_are_not_taken_over() {
     let closed = spawn_app_with(&[("ALLOW_SIGNUP", "false")]).await;
     let refused = sign_up(&closed.app, "newbie").await;
@@ -559,6 +572,7 @@ async fn sign_up_can_be_closed_and_existing_users_are_not_taken_over() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn admins_set_tiers_and_holders_add_keys_for_themselves() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "upgrader", "free").await;
@@ -608,6 +622,7 @@ async fn admins_set_tiers_and_holders_add_keys_for_themselves() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn keys_are_stored_as_bcrypt_hashes_of_the_configured_cost() {
     let t = spawn_app_with(&[("BCRYPT_COST", "10")]).await;
     let (key, id) = admin_creates_key(&t.app, "hashed", "free").await;
@@ -626,6 +641,7 @@ async fn keys_are_stored_as_bcrypt_hashes_of_the_configured_cost() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn options_documents_the_routes() {
     let t = spawn_app().await;
     for path in [

@@ -35,6 +35,7 @@ async fn stored_count(t: &TestApp, user: &str) -> u64 {
 use harmonic_shared::clock::Clock;
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn two_hundred_concurrent_requests_from_several_containers_admit_exactly_the_limit() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "50")]).await;
     let (key, _) = admin_creates_key(&t.app, "racer", "free").await;
@@ -77,6 +78,7 @@ async fn two_hundred_concurrent_requests_from_several_containers_admit_exactly_t
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_refunded_request_leaves_the_count_unchanged() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "refunded", "free").await;
@@ -90,6 +92,7 @@ async fn a_refunded_request_leaves_the_count_unchanged() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_month_rolls_over_by_itself_at_midnight_utc_on_the_first() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "3")]).await;
     t.clock
@@ -119,6 +122,7 @@ async fn the_month_rolls_over_by_itself_at_midnight_utc_on_the_first() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_tier_upgrade_raises_the_limit_on_the_next_request() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "2"), ("PRO_MONTHLY_QUOTA", "5")]).await;
     let (key, _) = admin_creates_key(&t.app, "upgrading", "free").await;
@@ -139,6 +143,7 @@ async fn a_tier_upgrade_raises_the_limit_on_the_next_request() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn enterprise_is_counted_but_never_limited() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "1"), ("PRO_MONTHLY_QUOTA", "1")]).await;
     let (key, _) = admin_creates_key(&t.app, "bigcorp", "enterprise").await;
@@ -151,6 +156,7 @@ async fn enterprise_is_counted_but_never_limited() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_revoked_key_stops_at_the_next_metered_request_even_when_cached() {
     let t = spawn_app().await;
     let (key, id) = admin_creates_key(&t.app, "revoked-meter", "free").await;
@@ -179,6 +185,7 @@ async fn a_revoked_key_stops_at_the_next_metered_request_even_when_cached() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn demo_callers_are_counted_per_address_with_the_free_quota() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "2")]).await;
     let none = HeaderMap::new();
@@ -203,6 +210,7 @@ async fn demo_callers_are_counted_per_address_with_the_free_quota() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn demo_mode_off_requires_a_key() {
     let t = spawn_app_with(&[("DEMO_MODE", "off")]).await;
     let error = t
@@ -215,6 +223,7 @@ async fn demo_mode_off_requires_a_key() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn malformed_and_unknown_keys_are_401_before_anything_is_counted() {
     let t = spawn_app().await;
     let unknown = harmonic_shared::apikey::generate(&t.app.config.key_check);
@@ -235,6 +244,7 @@ async fn malformed_and_unknown_keys_are_401_before_anything_is_counted() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn an_expired_key_is_refused_by_the_charge_itself() {
     let t = spawn_app().await;
     let expires = (default_now() + Duration::minutes(5)).to_rfc3339();

@@ -59,6 +59,7 @@ async fn metered(app: &App, key: &str) -> MeteredCaller {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn crossing_80_and_100_percent_alerts_exactly_once_each_under_concurrency() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "50")]).await;
     let stand_in = event_bridge_stand_in().await;
@@ -118,6 +119,7 @@ async fn crossing_80_and_100_percent_alerts_exactly_once_each_under_concurrency(
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn a_refund_and_a_second_arrival_at_the_threshold_send_no_second_alert() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "5")]).await;
     let stand_in = event_bridge_stand_in().await;
@@ -150,6 +152,7 @@ async fn a_refund_and_a_second_arrival_at_the_threshold_send_no_second_alert() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn unlimited_users_and_demo_callers_have_no_thresholds() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "2")]).await;
     let stand_in = event_bridge_stand_in().await;
@@ -169,6 +172,7 @@ async fn unlimited_users_and_demo_callers_have_no_thresholds() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn an_event_bridge_failure_never_fails_the_request() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "1")]).await;
     let broken = MockServer::start().await;
@@ -187,6 +191,7 @@ async fn an_event_bridge_failure_never_fails_the_request() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_usage_endpoint_shows_the_months_crossings_to_their_user_only() {
     let t = spawn_app_with(&[("FREE_MONTHLY_QUOTA", "5")]).await;
     let (key, _) = admin_creates_key(&t.app, "watcher", "free").await;
@@ -246,6 +251,7 @@ async fn the_usage_endpoint_shows_the_months_crossings_to_their_user_only() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn every_response_has_a_request_id_and_every_error_body_repeats_it() {
     let t = spawn_app().await;
     let mut seen = BTreeSet::new();
@@ -285,6 +291,7 @@ async fn every_response_has_a_request_id_and_every_error_body_repeats_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_request_id_is_api_gateways_when_the_event_has_one() {
     let t = spawn_app().await;
     let event = r#"{
@@ -318,6 +325,7 @@ fn actions(answer: &Answer) -> Vec<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn key_and_account_actions_are_audited_with_who_what_and_which_key() {
     let t = spawn_app().await;
     // Sign-up (anonymous, from an address), then the admin changes the tier and the holder
@@ -461,6 +469,7 @@ async fn key_and_account_actions_are_audited_with_who_what_and_which_key() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_audit_trail_is_visible_to_its_user_and_the_admin_only() {
     let t = spawn_app().await;
     let (alice, _) = admin_creates_key(&t.app, "alice", "free").await;
@@ -599,6 +608,7 @@ async fn the_audit_trail_is_visible_to_its_user_and_the_admin_only() {
 }
 
 #[tokio::test]
+#[ignore = "needs DynamoDB: make test, or DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored"]
 async fn the_audit_trail_pages_with_its_cursor() {
     let t = spawn_app().await;
     let (key, _) = admin_creates_key(&t.app, "pager", "free").await;

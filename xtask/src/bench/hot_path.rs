@@ -4,9 +4,9 @@ use harmonic_shared::apikey::KeyId;
 use harmonic_shared::App;
 use std::time::{Duration, Instant};
 
-use crate::report::Section;
-use crate::stats::{duration, Meter, Summary};
-use crate::world::{self, describe_operations, World};
+use super::report::Section;
+use super::stats::{duration, Meter, Summary};
+use super::world::{self, describe_operations, World};
 
 const WARM_REQUESTS: usize = 1_000;
 const COLD_REQUESTS: usize = 20;

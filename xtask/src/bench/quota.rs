@@ -5,9 +5,9 @@ use harmonic_shared::ApiError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::report::Section;
-use crate::stats::{duration, thousands, Meter};
-use crate::world::{self, World};
+use super::report::Section;
+use super::stats::{duration, thousands, Meter};
+use super::world::{self, World};
 
 const QUOTA: u64 = 1_000;
 const PRE_CHARGED: u64 = 900;

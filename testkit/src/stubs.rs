@@ -1,8 +1,9 @@
 //! Local stand-ins for the upstream services (Wikipedia, arXiv, GDELT, Open-Meteo), answering
-//! with the real services' formats (../shared/reference/upstream-apis.md; fixtures in
-//! tests/fixtures/upstream). Used by the end-to-end suite and by `make run` demos, since these
-//! machines have no internet: `upstream-stubs --port 8090`, then point every `*_API_URL` /
-//! `OPEN_METEO_*_URL` at http://127.0.0.1:8090.
+//! with the real services' formats ([`crate::fixtures`]). Used by the suites, the end-to-end
+//! stack and `make run OFFLINE=1`, since these machines have no internet:
+//! `cargo xtask upstream-stubs --port 8090`, then point every `*_API_URL` / `OPEN_METEO_*_URL`
+//! at http://127.0.0.1:8090.
+use crate::fixtures::*;
 use wiremock::matchers::{method, path, path_regex, query_param_contains};
 use wiremock::{Match, Mock, MockServer, ResponseTemplate};
 
@@ -21,16 +22,6 @@ impl Match for QueryParamContainsIgnoringCase {
             .any(|(name, value)| name == self.name && value.to_lowercase().contains(self.needle))
     }
 }
-
-const QUANTUM: &str = include_str!("../fixtures/upstream/wiki-summary-quantum-computing.json");
-const AI: &str = include_str!("../fixtures/upstream/wiki-summary-artificial-intelligence.json");
-const CLIMATE: &str = include_str!("../fixtures/upstream/wiki-summary-climate-change.json");
-const NOT_FOUND: &str = include_str!("../fixtures/upstream/wiki-not-found.json");
-const SEARCH_QUANTUM: &str = include_str!("../fixtures/upstream/wiki-search-quantum.json");
-const ARXIV: &str = include_str!("../fixtures/upstream/arxiv-quantum-computing.xml");
-const GDELT: &str = include_str!("../fixtures/upstream/gdelt-articles.json");
-const BERLIN: &str = include_str!("../fixtures/upstream/geocoding-berlin.json");
-const FORECAST: &str = include_str!("../fixtures/upstream/forecast-berlin.json");
 
 fn json(body: &str) -> ResponseTemplate {
     ResponseTemplate::new(200)
@@ -51,9 +42,15 @@ pub async fn start(listener: std::net::TcpListener) -> MockServer {
             .respond_with(json(body))
             .with_priority(1)
     };
-    summary("Quantum_computing", QUANTUM).mount(&server).await;
-    summary("Artificial_intelligence", AI).mount(&server).await;
-    summary("Climate_change", CLIMATE).mount(&server).await;
+    summary("Quantum_computing", WIKI_SUMMARY_QUANTUM)
+        .mount(&server)
+        .await;
+    summary("Artificial_intelligence", WIKI_SUMMARY_AI)
+        .mount(&server)
+        .await;
+    summary("Climate_change", WIKI_SUMMARY_CLIMATE)
+        .mount(&server)
+        .await;
     // A title whose upstream is down: for the suites' "every source failed" (refunded) cases.
     Mock::given(method("GET"))
         .and(path_regex("^/api/rest_v1/page/summary/Stub_failure.*$"))
@@ -65,15 +62,15 @@ pub async fn start(listener: std::net::TcpListener) -> MockServer {
         .await;
     Mock::given(method("GET"))
         .and(path_regex("^/api/rest_v1/page/summary/.+$"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_raw(NOT_FOUND.as_bytes().to_vec(), "application/problem+json"),
-        )
+        .respond_with(ResponseTemplate::new(404).set_body_raw(
+            WIKI_NOT_FOUND.as_bytes().to_vec(),
+            "application/problem+json",
+        ))
         .with_priority(10)
         .mount(&server)
         .await;
     for (needle, body) in [
-        ("quantum", SEARCH_QUANTUM.to_owned()),
+        ("quantum", WIKI_SEARCH_QUANTUM.to_owned()),
         (
             "artificial",
             search_result("Artificial_intelligence", "Artificial intelligence"),
@@ -97,21 +94,21 @@ pub async fn start(listener: std::net::TcpListener) -> MockServer {
     Mock::given(method("GET"))
         .and(path("/api/query"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(
-            ARXIV.as_bytes().to_vec(),
+            ARXIV_QUANTUM.as_bytes().to_vec(),
             "application/atom+xml; charset=utf-8",
         ))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/api/v2/doc/doc"))
-        .respond_with(json(GDELT))
+        .respond_with(json(GDELT_ARTICLES))
         .mount(&server)
         .await;
     for needle in ["Berlin", "berlin"] {
         Mock::given(method("GET"))
             .and(path("/v1/search"))
             .and(query_param_contains("name", needle))
-            .respond_with(json(BERLIN))
+            .respond_with(json(GEOCODING_BERLIN))
             .with_priority(1)
             .mount(&server)
             .await;
@@ -124,7 +121,7 @@ pub async fn start(listener: std::net::TcpListener) -> MockServer {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/forecast"))
-        .respond_with(json(FORECAST))
+        .respond_with(json(FORECAST_BERLIN))
         .mount(&server)
         .await;
     server

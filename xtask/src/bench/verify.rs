@@ -3,9 +3,9 @@
 use harmonic_shared::apikey::{self, PresentedKey};
 use std::time::{Duration, Instant};
 
-use crate::report::Section;
-use crate::stats::{duration, nanos, times, Summary};
-use crate::world::{self, World};
+use super::report::Section;
+use super::stats::{duration, nanos, times, Summary};
+use super::world::{self, World};
 
 const COLD_SAMPLES: usize = 20;
 const WARM_SAMPLES: usize = 20_000;

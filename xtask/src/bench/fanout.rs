@@ -7,20 +7,18 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::report::Section;
-use crate::stats::{nanos, times, Summary};
+use super::report::Section;
+use super::stats::{nanos, times, Summary};
 
 const DELAY: Duration = Duration::from_millis(100);
 const SAMPLES: usize = 10;
 const CACHE_HIT_SAMPLES: usize = 500;
 const QUERY: &str = "quantum computing";
 
-const SUMMARY: &str =
-    include_str!("../../../fixtures/upstream/wiki-summary-quantum-computing.json");
-const ARXIV: &str = include_str!("../../../fixtures/upstream/arxiv-quantum-computing.xml");
-const GDELT: &str = include_str!("../../../fixtures/upstream/gdelt-articles.json");
-const GEOCODING: &str = include_str!("../../../fixtures/upstream/geocoding-berlin.json");
-const FORECAST: &str = include_str!("../../../fixtures/upstream/forecast-berlin.json");
+use harmonic_testkit::fixtures::{
+    ARXIV_QUANTUM as ARXIV, FORECAST_BERLIN as FORECAST, GDELT_ARTICLES as GDELT,
+    GEOCODING_BERLIN as GEOCODING, WIKI_SUMMARY_QUANTUM as SUMMARY,
+};
 
 /// The upstream stand-ins, each answering with the real service's format after `DELAY`,
 /// whatever the query (so every source succeeds).
@@ -87,7 +85,7 @@ pub async fn run() -> Section {
     let mut section = Section::new(
         "4. Fan-out",
         "`Sources::gather` (the data function's fan-out) against local stand-ins of the upstreams \
-(wiremock, the fixtures in tests/fixtures/upstream) that answer every request after 100 ms. Every \
+(wiremock, the fixtures in testkit/fixtures/upstream) that answer every request after 100 ms. Every \
 base URL points at the stand-in; the politeness intervals (arXiv 3 s, GDELT 5 s) are set to 0 so \
 that repeated samples are not throttled. Caches are cleared before each sample. Weather makes two \
 calls in sequence (geocoding, then forecast), so it is the slowest source alone at ~200 ms; \

@@ -1,36 +1,32 @@
-//! `make bench`: the figures issue 6 asks for — key verification, the hot path of a metered
+//! `cargo xtask bench` (run by `make bench` from a release build): the figures issue 6 asks for — key verification, the hot path of a metered
 //! request, cold start, fan-out and the quota under load — printed as a table and written to
 //! docs/benchmarks.md with the machine, the date and the command.
 //!
-//! A custom harness rather than criterion: the tests crate's dependencies are built for every
-//! `make test`, and criterion would add its compile time there. Each figure is many samples,
+//! A custom harness rather than criterion: xtask is built for every `make test` (clippy, the
+//! tools of the end-to-end stage), and criterion would add its compile time there. Each figure is many samples,
 //! reported as the median with its spread; targets are checked on ratios and counts, which the
 //! noisy 2-core machine does not distort.
+//!
+//! It refuses to run from a debug build, and when the cold-start section is wanted it fails at
+//! once if a function binary is missing, rather than reporting a figure as "not measured".
 //!
 //! Environment: `DYNAMODB_ENDPOINT` (required; scripts/bench.sh starts dynalite),
 //! `BENCH_OUTPUT` (default docs/benchmarks.md), `BENCH_BINARIES` (default target/release),
 //! `BENCH_LAMBDA_ARTIFACTS` (default target/lambda), `BENCH_COMMIT` (shown in the report),
 //! `BENCH_ONLY` (e.g. `1,3`: run only those sections, for development; the report is then
 //! written only to an explicit `BENCH_OUTPUT`).
-#[path = "bench/cold_start.rs"]
 mod cold_start;
-#[path = "bench/data_request.rs"]
 mod data_request;
-#[path = "bench/fanout.rs"]
 mod fanout;
-#[path = "bench/hot_path.rs"]
 mod hot_path;
-#[path = "bench/quota.rs"]
 mod quota;
-#[path = "bench/report.rs"]
 mod report;
-#[path = "bench/stats.rs"]
+mod runtime_stub;
 mod stats;
-#[path = "bench/verify.rs"]
 mod verify;
-#[path = "bench/world.rs"]
 mod world;
 
+use crate::Outcome;
 use report::{Machine, Section};
 use std::future::Future;
 use std::path::PathBuf;
@@ -63,12 +59,16 @@ where
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        eprintln!("bench: DYNAMODB_ENDPOINT is not set; run `make bench` (scripts/bench.sh starts dynalite)");
-        std::process::exit(2);
-    });
+/// The function binaries the cold-start section runs (`BENCH_BINARIES`/<name>).
+const FUNCTION_BINARIES: [&str; 3] = ["keys", "usage", "data"];
+
+pub async fn run() -> Outcome {
+    if cfg!(debug_assertions) {
+        return Err("the bench measures release code: run `make bench`, or `cargo build --release -p xtask` and `target/release/xtask bench`".into());
+    }
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").map_err(|_| {
+        "bench: DYNAMODB_ENDPOINT is not set; run `make bench` (scripts/bench.sh starts dynalite)"
+    })?;
     let output = PathBuf::from(env_or("BENCH_OUTPUT", "docs/benchmarks.md"));
     let binaries = PathBuf::from(env_or("BENCH_BINARIES", "target/release"));
     let artifacts = PathBuf::from(env_or("BENCH_LAMBDA_ARTIFACTS", "target/lambda"));
@@ -79,7 +79,23 @@ async fn main() {
         only.as_ref()
             .is_none_or(|list| list.iter().any(|n| n == number))
     };
-
+    if wanted("3") {
+        let missing: Vec<String> = FUNCTION_BINARIES
+            .iter()
+            .map(|name| binaries.join(name))
+            .filter(|path| !path.is_file())
+            .map(|path| path.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "bench: the cold-start section needs the release function binaries; missing: {}. \
+Build them with `cargo build --release -p harmonic-keys -p harmonic-usage -p harmonic-data` \
+(make bench does), or set BENCH_BINARIES",
+                missing.join(", ")
+            )
+            .into());
+        }
+    }
     let machine = Machine::describe();
     println!("HARMONIC API benchmarks — {}", machine.one_line());
     println!("{}; DynamoDB-compatible server at {endpoint}", machine.date);
@@ -138,25 +154,34 @@ async fn main() {
     println!("\nmeasured in {:.0} s", elapsed.as_secs_f64());
     if only.is_some() && std::env::var_os("BENCH_OUTPUT").is_none() {
         println!("BENCH_ONLY is set: {} not written", output.display());
-        return;
+        return unmet(&sections);
     }
     let text = report::markdown(&machine, &sections, elapsed);
     if let Some(parent) = output.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    match std::fs::write(&output, text) {
-        Ok(()) => println!("wrote {}", output.display()),
-        Err(error) => {
-            eprintln!("bench: could not write {}: {error}", output.display());
-            std::process::exit(1);
-        }
-    }
-    if sections.iter().any(|section| {
-        section
-            .verdicts
-            .iter()
-            .any(|v| v.measured.starts_with("failed"))
-    }) {
-        std::process::exit(1);
+    std::fs::write(&output, text)
+        .map_err(|error| format!("bench: could not write {}: {error}", output.display()))?;
+    println!("wrote {}", output.display());
+    unmet(&sections)
+}
+
+/// A measurement that failed or a figure that could not be taken makes the run fail: a report
+/// with holes must not pass for a complete one.
+fn unmet(sections: &[Section]) -> Outcome {
+    let holes: Vec<String> = sections
+        .iter()
+        .flat_map(|section| {
+            section
+                .verdicts
+                .iter()
+                .filter(|v| v.measured.starts_with("failed") || v.measured == "not measured")
+                .map(move |v| format!("{}: {} ({})", section.title, v.target, v.measured))
+        })
+        .collect();
+    if holes.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("bench: incomplete measurements:\n  {}", holes.join("\n  ")).into())
     }
 }

@@ -155,14 +155,11 @@ impl World {
 
 /// Creates a key as the admin through the keys function's handler; returns the key text.
 pub async fn create_key(app: &App, user_id: &str, tier: &str) -> String {
-    let created = harmonic_tests::call_keys(
-        app,
-        harmonic_tests::request("POST", "/api/v1/keys")
-            .header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
-            .json(serde_json::json!({ "userId": user_id, "tier": tier }))
-            .build(),
-    )
-    .await;
+    let request = harmonic_testkit::requests::request("POST", "/api/v1/keys")
+        .header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
+        .json(serde_json::json!({ "userId": user_id, "tier": tier }))
+        .build();
+    let created = harmonic_testkit::requests::answer(harmonic_keys::handle(app, request).await);
     assert_eq!(created.status, 201, "key creation failed: {}", created.text);
     created.body["key"].as_str().expect("key").to_owned()
 }

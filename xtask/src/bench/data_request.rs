@@ -3,10 +3,10 @@
 use harmonic_data::sources::{SourceSettings, Sources};
 use harmonic_data::DataApp;
 
-use crate::hot_path::{measure, Run};
-use crate::report::Section;
-use crate::stats::duration;
-use crate::world::{self, World};
+use super::hot_path::{measure, Run};
+use super::report::Section;
+use super::stats::duration;
+use super::world::{self, World};
 
 const WARM_REQUESTS: usize = 500;
 const COLD_REQUESTS: usize = 20;
@@ -75,10 +75,10 @@ admin totals), written after the answer is decided.",
 }
 
 async fn call(state: &DataApp, key: &str) {
-    let request = harmonic_tests::request("POST", "/api/v1/data")
+    let request = harmonic_testkit::requests::request("POST", "/api/v1/data")
         .key(key)
         .json(serde_json::json!({ "query": "physics", "sources": "curiosity" }))
         .build();
-    let answer = harmonic_tests::answer(harmonic_data::handle(state, request).await);
+    let answer = harmonic_testkit::requests::answer(harmonic_data::handle(state, request).await);
     assert_eq!(answer.status, 200, "data request failed: {}", answer.text);
 }
