@@ -9,7 +9,7 @@ use crate::cors::AllowedOrigins;
 use crate::domain::Tier;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("configuration variable {variable}: {problem}")]
+#[error("{variable}: {problem}")]
 pub struct ConfigError {
     pub variable: &'static str,
     pub problem: String,
@@ -87,60 +87,65 @@ impl Config {
 
     /// Reads the configuration through `lookup`, so tests can supply their own variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let env = EnvReader::new(&lookup);
 
-        let dynamodb_endpoint = get("DYNAMODB_ENDPOINT");
-        let admin_token = match (get("ADMIN_TOKEN"), get("ADMIN_TOKEN_SHA256")) {
+        let dynamodb_endpoint = env.raw("DYNAMODB_ENDPOINT");
+        let admin_token = match (env.raw("ADMIN_TOKEN"), env.raw("ADMIN_TOKEN_SHA256")) {
             (Some(token), _) => {
                 if token.len() < 16 {
-                    return Err(problem("ADMIN_TOKEN", "must be at least 16 characters"));
+                    return Err(ConfigError::new(
+                        "ADMIN_TOKEN",
+                        "must be at least 16 characters",
+                    ));
                 }
                 Some(AdminTokenDigest::of_token(&token))
             }
             (None, Some(hex)) => Some(
-                AdminTokenDigest::from_hex(&hex.to_ascii_lowercase())
-                    .ok_or_else(|| problem("ADMIN_TOKEN_SHA256", "must be 64 hex digits"))?,
+                AdminTokenDigest::from_hex(&hex.to_ascii_lowercase()).ok_or_else(|| {
+                    ConfigError::new("ADMIN_TOKEN_SHA256", "must be 64 hex digits")
+                })?,
             ),
             (None, None) => None,
         };
         let min_cost = if dynamodb_endpoint.is_some() { 4 } else { 10 };
-        let key_check = match (get("KEY_CHECK_SECRET"), &dynamodb_endpoint) {
+        let key_check = match (env.raw("KEY_CHECK_SECRET"), &dynamodb_endpoint) {
             (Some(secret), _) => KeyCheckSecret::new(secret.trim())
-                .map_err(|reason| problem("KEY_CHECK_SECRET", &reason))?,
+                .map_err(|reason| ConfigError::new("KEY_CHECK_SECRET", reason))?,
             (None, Some(_)) => {
                 tracing::warn!("KEY_CHECK_SECRET unset: using the local-only check secret");
                 KeyCheckSecret::new(LOCAL_KEY_CHECK_SECRET)
-                    .map_err(|reason| problem("KEY_CHECK_SECRET", &reason))?
+                    .map_err(|reason| ConfigError::new("KEY_CHECK_SECRET", reason))?
             }
             (None, None) => {
-                return Err(problem(
+                return Err(ConfigError::new(
                     "KEY_CHECK_SECRET",
                     "must be set (at least 32 random characters) outside a local run",
                 ))
             }
         };
-        let signup_limit: u32 = number(&get, "SIGNUP_LIMIT_PER_IP_PER_DAY", 10, 0, 1_000_000)?;
+        let signup_limit: u32 = env.number_in("SIGNUP_LIMIT_PER_IP_PER_DAY", 10, 0, 1_000_000)?;
 
         Ok(Self {
-            table_name: get("TABLE_NAME").unwrap_or_else(|| "harmonic".to_owned()),
-            bcrypt_cost: number(&get, "BCRYPT_COST", 10, min_cost, 31)?,
-            allow_signup: boolean(&get, "ALLOW_SIGNUP", true)?,
-            max_keys_per_user: number(&get, "MAX_KEYS_PER_USER", 10, 1, 1000)?,
-            free_monthly_quota: number(&get, "FREE_MONTHLY_QUOTA", 1000, 0, u32::MAX as u64)?,
-            pro_monthly_quota: number(&get, "PRO_MONTHLY_QUOTA", 10_000, 0, u32::MAX as u64)?,
-            demo_mode: boolean(&get, "DEMO_MODE", true)?,
-            usage_retention_days: number(&get, "USAGE_RETENTION_DAYS", 90, 1, 3650)?,
-            key_cache_ttl: Duration::from_secs(number(
-                &get,
+            table_name: env
+                .raw("TABLE_NAME")
+                .unwrap_or_else(|| "harmonic".to_owned()),
+            bcrypt_cost: env.number_in("BCRYPT_COST", 10, min_cost, 31)?,
+            allow_signup: env.boolean("ALLOW_SIGNUP", true)?,
+            max_keys_per_user: env.number_in("MAX_KEYS_PER_USER", 10, 1, 1000)?,
+            free_monthly_quota: env.number_in("FREE_MONTHLY_QUOTA", 1000, 0, u32::MAX as u64)?,
+            pro_monthly_quota: env.number_in("PRO_MONTHLY_QUOTA", 10_000, 0, u32::MAX as u64)?,
+            demo_mode: env.boolean("DEMO_MODE", true)?,
+            usage_retention_days: env.number_in("USAGE_RETENTION_DAYS", 90, 1, 3650)?,
+            key_cache_ttl: Duration::from_secs(env.number_in(
                 "KEY_CACHE_TTL_SECONDS",
                 900,
                 1,
                 86_400,
             )?),
             cors_allowed_origins: AllowedOrigins::parse(
-                &get("CORS_ALLOWED_ORIGINS").unwrap_or_default(),
+                &env.raw("CORS_ALLOWED_ORIGINS").unwrap_or_default(),
             )
-            .map_err(|why| problem("CORS_ALLOWED_ORIGINS", &why))?,
+            .map_err(|why| ConfigError::new("CORS_ALLOWED_ORIGINS", why))?,
             dynamodb_endpoint,
             admin_token,
             key_check,
@@ -158,54 +163,92 @@ impl Config {
     }
 }
 
-fn problem(variable: &'static str, text: &str) -> ConfigError {
-    ConfigError {
-        variable,
-        problem: text.to_owned(),
+impl ConfigError {
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            variable,
+            problem: problem.into(),
+        }
     }
 }
 
-fn number<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let Some(raw) = get(variable) else {
-        return Ok(default);
-    };
-    let value: T = raw
-        .trim()
-        .parse()
-        .map_err(|_| problem(variable, &format!("must be a whole number (got {raw:?})")))?;
-    if value < min || value > max {
-        return Err(problem(
-            variable,
-            &format!("must be between {min} and {max} (got {value})"),
-        ));
-    }
-    Ok(value)
+/// The one reader of environment variables (`Config` here, the data function's
+/// `SourceSettings` too), through a lookup: the process environment in production, a map in
+/// tests. A variable that is unset or blank is absent and takes its default; every error is a
+/// [`ConfigError`] naming the variable.
+pub struct EnvReader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
-fn boolean(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    let Some(raw) = get(variable) else {
-        return Ok(default);
-    };
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "on" | "yes" => Ok(true),
-        "0" | "false" | "off" | "no" => Ok(false),
-        _ => Err(problem(
-            variable,
-            &format!("must be true/false or on/off (got {raw:?})"),
-        )),
+impl<'a> EnvReader<'a> {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        EnvReader { lookup }
+    }
+
+    /// The value as given (untrimmed), `None` when unset or blank.
+    pub fn raw(&self, variable: &str) -> Option<String> {
+        (self.lookup)(variable).filter(|value| !value.trim().is_empty())
+    }
+
+    /// The value without surrounding whitespace, `None` when unset or blank.
+    pub fn trimmed(&self, variable: &str) -> Option<String> {
+        self.raw(variable).map(|value| value.trim().to_owned())
+    }
+
+    /// A whole number in `min..=max`, `default` when absent.
+    pub fn number_in<T>(
+        &self,
+        variable: &'static str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(raw) = self.raw(variable) else {
+            return Ok(default);
+        };
+        let value: T = raw.trim().parse().map_err(|_| {
+            ConfigError::new(variable, format!("must be a whole number (got {raw:?})"))
+        })?;
+        if value < min || value > max {
+            return Err(ConfigError::new(
+                variable,
+                format!("must be between {min} and {max} (got {value})"),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// A whole number greater than 0 with no upper bound (sizes, durations), `default` when
+    /// absent.
+    pub fn positive(&self, variable: &'static str, default: u64) -> Result<u64, ConfigError> {
+        let Some(value) = self.trimmed(variable) else {
+            return Ok(default);
+        };
+        match value.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::new(
+                variable,
+                format!("`{value}` is not a whole number greater than 0"),
+            )),
+        }
+    }
+
+    /// `true`/`false`, `on`/`off`, `yes`/`no` or `1`/`0` in any case, `default` when absent.
+    pub fn boolean(&self, variable: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(raw) = self.raw(variable) else {
+            return Ok(default);
+        };
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" => Ok(true),
+            "0" | "false" | "off" | "no" => Ok(false),
+            _ => Err(ConfigError::new(
+                variable,
+                format!("must be true/false or on/off (got {raw:?})"),
+            )),
+        }
     }
 }
 

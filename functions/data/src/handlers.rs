@@ -26,8 +26,8 @@ use harmonic_shared::{request_scope, ApiError, App};
 use serde_json::json;
 use std::time::Instant;
 
-use crate::aggregate::SourceFailure;
 use crate::idempotency::{self, Begun};
+use crate::model::SourceFailure;
 use crate::request::DataRequest;
 use crate::sources::Sources;
 

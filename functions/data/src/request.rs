@@ -1,21 +1,22 @@
 //! Parsing of the data request body into domain types.
 //!
-//! Owns `DataRequest` and its parts (`Query`, `Mode`, the source list, `maxResults`) and the
-//! `RequestError` that explains, in words a client can act on, why a body was refused.
+//! Owns `DataRequest` and its parts (`Query`, the source list, the `Mode`, `maxResults`; the
+//! vocabulary types come from `model`) and the `RequestError` that explains, in words a client
+//! can act on, why a body was refused.
 //! Parse, don't validate: once a `DataRequest` exists, every field is known to be usable.
 
 use harmonic_shared::domain::truncate_for_message;
 use harmonic_shared::http::json_type;
 use serde_json::{Map, Value};
 
-use crate::sources::SourceKind;
+use crate::model::{Mode, SourceKind};
 
 /// Longest accepted query, in characters after trimming.
-pub const MAX_QUERY_CHARS: usize = 500;
+const MAX_QUERY_CHARS: usize = 500;
 /// `maxResults` when the body does not say.
-pub const DEFAULT_MAX_RESULTS: u8 = 5;
+const DEFAULT_MAX_RESULTS: u8 = 5;
 /// Upper bound for `maxResults`; upstreams allow more, but this keeps answers and quotas small.
-pub const MAX_RESULTS_LIMIT: u8 = 20;
+const MAX_RESULTS_LIMIT: u8 = 20;
 
 /// The fields of a data request body; any other is refused.
 const KNOWN_FIELDS: [&str; 4] = ["query", "sources", "mode", "maxResults"];
@@ -74,23 +75,6 @@ impl Query {
 impl std::fmt::Display for Query {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// How the answer is shaped: a list of per-source results, or one object keyed by source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    #[default]
-    Single,
-    Comprehensive,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Single => "single",
-            Mode::Comprehensive => "comprehensive",
-        }
     }
 }
 

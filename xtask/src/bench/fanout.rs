@@ -1,8 +1,8 @@
 //! Section 4, fan-out: every upstream answers after a fixed delay; a gather of all sources should take
 //! about as long as the slowest one alone. And a cache hit's latency.
-use harmonic_data::aggregate::SourceOutcome;
+use harmonic_data::model::{SourceKind, SourceOutcome};
 use harmonic_data::request::DataRequest;
-use harmonic_data::sources::{SourceKind, SourceSettings, Sources};
+use harmonic_data::sources::{SourceSettings, Sources};
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,40 +1,27 @@
 //! Configuration of the upstream sources, read once per container from the environment.
 //!
 //! Owns `SourceSettings` (base URLs, news provider, User-Agent, timeouts, cache TTLs,
-//! politeness intervals, the upstream body cap and the failure memo's lifetime) and `SettingsError`, which always names the offending variable.
+//! politeness intervals, the upstream body cap and the failure memo's lifetime) and the NewsAPI
+//! secret. Variables are read with the shared `EnvReader`, so a bad value is a `ConfigError`
+//! naming its variable, like the rest of the configuration.
 
 use std::time::Duration;
 
-use super::SourceKind;
+use harmonic_shared::config::{ConfigError, EnvReader};
+
+use crate::model::SourceKind;
 
 /// Default User-Agent. Wikimedia answers 403 to clients without contact information.
-pub const DEFAULT_USER_AGENT: &str =
+const DEFAULT_USER_AGENT: &str =
     "HarmonicAPI/0.1 (+https://github.com/harmonic-api/harmonic; api@harmonic.example)";
-
-/// A configuration value that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct SettingsError {
-    pub variable: &'static str,
-    pub problem: String,
-}
-
-impl SettingsError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
-        SettingsError {
-            variable,
-            problem: problem.into(),
-        }
-    }
-}
 
 /// A secret that must never reach a log line or a `Debug` dump.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+pub struct NewsApiKey(String);
 
-impl ApiKey {
+impl NewsApiKey {
     pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into())
+        NewsApiKey(key.into())
     }
 
     pub fn expose(&self) -> &str {
@@ -42,9 +29,9 @@ impl ApiKey {
     }
 }
 
-impl std::fmt::Debug for ApiKey {
+impl std::fmt::Debug for NewsApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
+        f.write_str("NewsApiKey(<redacted>)")
     }
 }
 
@@ -56,7 +43,7 @@ pub enum NewsProvider {
     /// Hacker News search (Algolia), no key.
     HackerNews { url: String },
     /// NewsAPI.org, key required.
-    NewsApi { url: String, key: ApiKey },
+    NewsApi { url: String, key: NewsApiKey },
 }
 
 impl NewsProvider {
@@ -139,40 +126,25 @@ const DEFAULT_NEWSAPI_URL: &str = "https://newsapi.org";
 
 impl SourceSettings {
     /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup` (the environment in production, a map in tests).
     /// An unset or blank variable takes its default.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
-        let url = |name: &'static str, default: &str| -> Result<String, SettingsError> {
-            match get(name) {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = EnvReader::new(&lookup);
+        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            match env.trimmed(name) {
                 None => Ok(default.to_owned()),
                 Some(value) => parse_base_url(name, &value),
             }
         };
-        let number = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
-            match get(name) {
-                None => Ok(default),
-                Some(value) => match value.parse::<u64>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => Err(SettingsError::new(
-                        name,
-                        format!("`{value}` is not a whole number greater than 0"),
-                    )),
-                },
-            }
-        };
         let seconds =
-            |name: &'static str, default: u64| number(name, default).map(Duration::from_secs);
+            |name: &'static str, default: u64| env.positive(name, default).map(Duration::from_secs);
 
-        let news_provider = match get("NEWS_PROVIDER")
+        let news_provider = match env
+            .trimmed("NEWS_PROVIDER")
             .map(|v| v.to_ascii_lowercase())
             .as_deref()
         {
@@ -182,36 +154,38 @@ impl SourceSettings {
             },
             Some("newsapi") => NewsProvider::NewsApi {
                 url: url("NEWSAPI_URL", DEFAULT_NEWSAPI_URL)?,
-                key: ApiKey::new(get("NEWSAPI_KEY").ok_or_else(|| {
-                    SettingsError::new("NEWSAPI_KEY", "is required when NEWS_PROVIDER=newsapi")
+                key: NewsApiKey::new(env.trimmed("NEWSAPI_KEY").ok_or_else(|| {
+                    ConfigError::new("NEWSAPI_KEY", "is required when NEWS_PROVIDER=newsapi")
                 })?),
             },
             Some(other) => {
-                return Err(SettingsError::new(
+                return Err(ConfigError::new(
                     "NEWS_PROVIDER",
                     format!("`{other}` is not one of gdelt, hackernews, newsapi"),
                 ))
             }
         };
 
-        let user_agent = get("USER_AGENT").unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+        let user_agent = env
+            .trimmed("USER_AGENT")
+            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
         if !(user_agent.contains('@') || user_agent.contains("://")) {
-            return Err(SettingsError::new(
+            return Err(ConfigError::new(
                 "USER_AGENT",
                 "must carry contact information (a URL or an e-mail address), e.g. `MyApp/1.0 (+https://example.org; ops@example.org)`; Wikimedia refuses anonymous clients",
             ));
         }
         if reqwest::header::HeaderValue::from_str(&user_agent).is_err() {
-            return Err(SettingsError::new(
+            return Err(ConfigError::new(
                 "USER_AGENT",
                 "contains characters not allowed in an HTTP header",
             ));
         }
 
-        let source_timeout = Duration::from_millis(number("SOURCE_TIMEOUT_MS", 3000)?);
-        let request_deadline = Duration::from_millis(number("REQUEST_DEADLINE_MS", 5000)?);
+        let source_timeout = Duration::from_millis(env.positive("SOURCE_TIMEOUT_MS", 3000)?);
+        let request_deadline = Duration::from_millis(env.positive("REQUEST_DEADLINE_MS", 5000)?);
         if request_deadline < source_timeout {
-            return Err(SettingsError::new(
+            return Err(ConfigError::new(
                 "REQUEST_DEADLINE_MS",
                 format!(
                     "({} ms) must be at least SOURCE_TIMEOUT_MS ({} ms)",
@@ -238,8 +212,8 @@ impl SourceSettings {
                 weather: seconds("CACHE_TTL_WEATHER_SECONDS", 1_800)?,
                 curiosity: seconds("CACHE_TTL_CURIOSITY_SECONDS", 86_400)?,
             },
-            cache_max_entries: number("CACHE_MAX_ENTRIES", 1000)?,
-            upstream_max_bytes: number("UPSTREAM_MAX_BYTES", DEFAULT_UPSTREAM_MAX_BYTES)?,
+            cache_max_entries: env.positive("CACHE_MAX_ENTRIES", 1000)?,
+            upstream_max_bytes: env.positive("UPSTREAM_MAX_BYTES", DEFAULT_UPSTREAM_MAX_BYTES)?,
             ..Self::defaults()
         })
     }
@@ -302,12 +276,12 @@ impl SourceSettings {
     }
 }
 
-fn parse_base_url(name: &'static str, value: &str) -> Result<String, SettingsError> {
+fn parse_base_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
     match reqwest::Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
             Ok(value.trim_end_matches('/').to_owned())
         }
-        _ => Err(SettingsError::new(
+        _ => Err(ConfigError::new(
             name,
             format!("`{value}` is not an http(s) URL such as https://example.org"),
         )),

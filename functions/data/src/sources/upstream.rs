@@ -16,7 +16,8 @@ use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::{SourceError, SourceKind, Sources};
+use super::{SourceError, Sources};
+use crate::model::SourceKind;
 
 /// An upstream answer: status and the body decoded as UTF-8 (lossily, so a
 /// stray invalid byte does not cost the whole answer).

@@ -8,7 +8,8 @@ use chrono::{FixedOffset, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::upstream::Fetched;
-use super::{Answer, SourceError, SourceKind, Sources};
+use super::{Answer, SourceError, Sources};
+use crate::model::SourceKind;
 
 const KIND: SourceKind = SourceKind::Weather;
 

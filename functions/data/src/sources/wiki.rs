@@ -12,7 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::upstream::Fetched;
-use super::{collapse_whitespace, Answer, SourceError, SourceKind, Sources};
+use super::{collapse_whitespace, Answer, SourceError, Sources};
+use crate::model::SourceKind;
 
 const KIND: SourceKind = SourceKind::Wiki;
 

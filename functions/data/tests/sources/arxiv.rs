@@ -1,6 +1,6 @@
 //! arXiv against a stub that answers like the export API, in both live Atom formats.
 
-use harmonic_data::sources::SourceKind;
+use harmonic_data::model::SourceKind;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

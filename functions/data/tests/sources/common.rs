@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use harmonic_data::aggregate::{SourceFailure, SourceOutcome, SourceSuccess};
+use harmonic_data::model::{SourceFailure, SourceKind, SourceOutcome, SourceSuccess};
 use harmonic_data::request::DataRequest;
-use harmonic_data::sources::{SourceKind, SourceSettings, Sources};
+use harmonic_data::sources::{SourceSettings, Sources};
 use serde_json::{json, Value};
 use wiremock::MockServer;
 

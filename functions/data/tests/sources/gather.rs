@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use harmonic_data::aggregate::SourceOutcome;
-use harmonic_data::sources::{SourceKind, SourceSettings, Sources};
+use harmonic_data::model::{SourceKind, SourceOutcome};
+use harmonic_data::sources::{SourceSettings, Sources};
 use serde_json::json;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use harmonic_data::sources::{ApiKey, NewsProvider, SourceKind, Sources};
+use harmonic_data::model::SourceKind;
+use harmonic_data::sources::{NewsApiKey, NewsProvider, Sources};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -288,7 +289,7 @@ async fn newsapi_sends_the_key_and_reports_its_errors() {
     let mut settings = settings(&server);
     settings.news_provider = NewsProvider::NewsApi {
         url: server.uri(),
-        key: ApiKey::new("k-123"),
+        key: NewsApiKey::new("k-123"),
     };
     let sources = Sources::new(settings).unwrap();
 

@@ -1,7 +1,7 @@
 //! Table-driven tests of `DataRequest::parse`: good bodies and every kind of bad one.
 
-use harmonic_data::request::{DataRequest, Mode};
-use harmonic_data::sources::SourceKind;
+use harmonic_data::model::{Mode, SourceKind};
+use harmonic_data::request::DataRequest;
 
 #[test]
 fn good_bodies_parse_into_requests() {

@@ -2,7 +2,8 @@
 //! redirects that never leave the source's own origin (scheme, host and port), so NewsAPI's
 //! `X-Api-Key` never reaches another host. The 300 MB streaming case is tests/upstream_memory.rs.
 
-use harmonic_data::sources::{ApiKey, NewsProvider, SourceKind, Sources};
+use harmonic_data::model::SourceKind;
+use harmonic_data::sources::{NewsApiKey, NewsProvider, Sources};
 use serde_json::json;
 use wiremock::matchers::{header, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -91,7 +92,7 @@ fn newsapi_sources(base: &MockServer) -> Sources {
     let mut settings = settings(base);
     settings.news_provider = NewsProvider::NewsApi {
         url: base.uri(),
-        key: ApiKey::new(NEWSAPI_KEY),
+        key: NewsApiKey::new(NEWSAPI_KEY),
     };
     Sources::new(settings).unwrap()
 }

@@ -1,6 +1,6 @@
 //! Weather against stubs that answer like Open-Meteo's geocoding and forecast APIs.
 
-use harmonic_data::sources::SourceKind;
+use harmonic_data::model::SourceKind;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,6 +1,6 @@
 //! Wikipedia against a stub that answers like the Wikimedia REST API.
 
-use harmonic_data::sources::SourceKind;
+use harmonic_data::model::SourceKind;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

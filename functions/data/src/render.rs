@@ -1,73 +1,17 @@
-//! The outcome of a gather and its rendering into the two response bodies.
+//! The response bodies of a gather.
 //!
-//! Owns `Gathered` (per-source outcomes in the requested order) and the JSON shapes of mode
-//! `single` (a list of results) and mode `comprehensive` (one object keyed by long source name).
-//! A source that answered but found nothing is a success with `matched: false` and a message
-//! (and is listed in `unmatchedSources` in comprehensive mode); only failures go to
-//! `failedSources`.
-
-use std::time::Duration;
+//! Owns the JSON shapes of mode `single` (a list of results) and mode `comprehensive` (one
+//! object keyed by long source name), rendered from a [`Gathered`]. A source that answered but
+//! found nothing is a success with `matched: false` and a message (and is listed in
+//! `unmatchedSources` in comprehensive mode); only failures go to `failedSources`. The last
+//! module in reading order: nothing but the handler imports it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::request::{Mode, Query};
-use crate::sources::SourceKind;
-
-/// A source that answered. `matched` is false when nothing matched the query; `message` then
-/// says so in words, and `data` is the source's empty shape (`null` for Wikipedia and weather,
-/// empty lists for the others).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceSuccess {
-    pub source: SourceKind,
-    pub matched: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    pub data: Value,
-    pub from_cache: bool,
-    pub latency_ms: u64,
-}
-
-/// A source that failed; `error` is a human sentence, `code` a stable machine code.
-/// `retry_after_seconds` is set when the failure is remembered (or the upstream ordered a
-/// back-off): asking again sooner gets the same failure without anyone being called.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceFailure {
-    pub source: SourceKind,
-    pub error: String,
-    pub code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after_seconds: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceOutcome {
-    Success(SourceSuccess),
-    Failure(SourceFailure),
-}
-
-impl SourceOutcome {
-    pub fn source(&self) -> SourceKind {
-        match self {
-            SourceOutcome::Success(success) => success.source,
-            SourceOutcome::Failure(failure) => failure.source,
-        }
-    }
-}
-
-/// Everything a gather produced, in the order the sources were requested.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gathered {
-    pub query: Query,
-    pub mode: Mode,
-    pub sources: Vec<SourceKind>,
-    pub outcomes: Vec<SourceOutcome>,
-    /// Wall-clock time of the whole gather.
-    pub elapsed: Duration,
-}
+use crate::model::{Mode, SourceFailure, SourceKind, SourceOutcome, SourceSuccess};
+use crate::sources::Gathered;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -99,25 +43,6 @@ struct Unmatched<'a> {
 }
 
 impl Gathered {
-    /// True when at least one source was asked for and none produced data.
-    pub fn all_failed(&self) -> bool {
-        !self.outcomes.is_empty() && self.successes().next().is_none()
-    }
-
-    pub fn successes(&self) -> impl Iterator<Item = &SourceSuccess> {
-        self.outcomes.iter().filter_map(|outcome| match outcome {
-            SourceOutcome::Success(success) => Some(success),
-            SourceOutcome::Failure(_) => None,
-        })
-    }
-
-    pub fn failures(&self) -> impl Iterator<Item = &SourceFailure> {
-        self.outcomes.iter().filter_map(|outcome| match outcome {
-            SourceOutcome::Failure(failure) => Some(failure),
-            SourceOutcome::Success(_) => None,
-        })
-    }
-
     /// The response body for the request's mode, stamped now.
     pub fn to_body(&self) -> Value {
         self.to_body_at(Utc::now())
@@ -176,7 +101,9 @@ impl Gathered {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Query;
     use serde_json::json;
+    use std::time::Duration;
 
     fn gathered(mode: Mode, outcomes: Vec<SourceOutcome>) -> Gathered {
         Gathered {
