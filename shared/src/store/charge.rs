@@ -8,27 +8,13 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::counters::{self, Item};
+use super::counters;
 use super::live_keys::LIVE_CONDITION;
-use super::users::profile_key;
-use super::{item_key, n, outcome_unknown, s, schema, single_attempt, Store, StoreError};
+use super::schema::{self, item_key, profile_key, Item};
+use super::users::UserRecord;
+use super::{n, outcome_unknown, s, single_attempt, Store, StoreError};
 use crate::apikey::KeyId;
-use crate::domain::{rfc3339, Period, Tier, UserId};
-
-/// A charge's mark: the instant in epoch microseconds, whose sub-millisecond digits are random.
-/// It is the key's last use (to the millisecond) and, being unique per charge, lets a
-/// compensation or a refund recognise its own charge.
-pub fn charge_mark(now: DateTime<Utc>) -> u64 {
-    use rand::Rng;
-    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-    millis * 1000 + rand::rng().random_range(1..1000)
-}
-
-/// The instant a charge mark was made (to the millisecond), as RFC 3339.
-pub(crate) fn mark_instant(mark: u64) -> Option<String> {
-    let millis = i64::try_from(mark / 1000).ok()?;
-    DateTime::<Utc>::from_timestamp_millis(millis).map(rfc3339)
-}
+use crate::domain::{Period, Tier, UserId};
 
 /// What a key holder's charge assumes: checked by the server, explained by the meter.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +85,7 @@ impl ChargeCondition<'_> {
     }
 
     /// Which conjunct of [`Self::render`] the user item as read back fails (`None`: no item).
-    pub(crate) fn explain(&self, user: Option<&super::UserRecord>) -> ChargeRefusal {
+    pub(crate) fn explain(&self, user: Option<&UserRecord>) -> ChargeRefusal {
         let Some(user) = user else {
             return ChargeRefusal::KeyNotLive;
         };

@@ -7,14 +7,13 @@
 //!
 //! Counts are integers and decode as `u64` (a count taken below zero reads 0). Milliseconds are
 //! sums of fractional response times (`12.34`), so they stay decimals (`f64`).
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-use super::schema;
-use crate::domain::Period;
+use chrono::{DateTime, Utc};
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+use super::schema::{self, Item};
+use crate::domain::{rfc3339, Period};
 
 // Plain counters of the day items, usage shards and key-statistics shards.
 pub(crate) const REQUESTS: &str = "requests";
@@ -44,7 +43,7 @@ pub(crate) fn key_count(key_id: &str) -> String {
     format!("{KEY_COUNT}{key_id}")
 }
 
-/// `t#<keyId>`: the key's last charge mark (see [`super::charge_mark`]).
+/// `t#<keyId>`: the key's last charge mark (see [`charge_mark`]).
 pub(crate) fn key_mark(key_id: &str) -> String {
     format!("{KEY_MARK}{key_id}")
 }
@@ -142,11 +141,43 @@ pub(crate) fn keys_with_use(item: &Item) -> impl Iterator<Item = &str> {
     })
 }
 
-/// A key's count and mark on a user item, if it has either.
-pub(crate) fn key_use(item: &Item, key_id: &str) -> Option<(u64, u64)> {
-    let count = integer(item, &key_count(key_id));
-    let mark = integer(item, &key_mark(key_id));
-    (count.is_some() || mark.is_some()).then(|| (count.unwrap_or(0), mark.unwrap_or(0)))
+/// A charge's mark: the instant in epoch microseconds, whose sub-millisecond digits are random.
+/// It is the key's last use (to the millisecond) and, being unique per charge, lets a
+/// compensation or a refund recognise its own charge.
+pub fn charge_mark(now: DateTime<Utc>) -> u64 {
+    use rand::Rng;
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    millis * 1000 + rand::rng().random_range(1..1000)
+}
+
+/// The instant a charge mark was made (to the millisecond), as RFC 3339.
+fn mark_instant(mark: u64) -> Option<String> {
+    let millis = i64::try_from(mark / 1000).ok()?;
+    DateTime::<Utc>::from_timestamp_millis(millis).map(rfc3339)
+}
+
+/// A live key's use as the user item holds it (moved to the key item when the key stops).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub count: u64,
+    /// The last charge's mark; 0 if never used.
+    pub mark: u64,
+}
+
+impl KeyUsage {
+    pub fn last_used_at(&self) -> Option<String> {
+        (self.mark > 0).then(|| mark_instant(self.mark)).flatten()
+    }
+
+    /// A key's count and mark on a user item, if it has either.
+    pub(crate) fn of(item: &Item, key_id: &str) -> Option<Self> {
+        let count = integer(item, &key_count(key_id));
+        let mark = integer(item, &key_mark(key_id));
+        (count.is_some() || mark.is_some()).then(|| Self {
+            count: count.unwrap_or(0),
+            mark: mark.unwrap_or(0),
+        })
+    }
 }
 
 /// A day item of a subject's usage partition.

@@ -1,4 +1,5 @@
 use super::*;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 fn n(value: &str) -> AttributeValue {
     AttributeValue::N(value.to_owned())
@@ -47,11 +48,13 @@ fn months_and_key_use_decode_from_their_encoded_names() {
         (tier_total("pro"), n("2")),
     ]);
     assert_eq!(months(&item), HashMap::from([(period.label(), 7)]));
+    let usage = KeyUsage::of(&item, "AbCdEfGhIj").unwrap();
+    assert_eq!((usage.count, usage.mark), (0, 1_700_000_000_000_123));
     assert_eq!(
-        key_use(&item, "AbCdEfGhIj"),
-        Some((0, 1_700_000_000_000_123))
+        usage.last_used_at().as_deref(),
+        Some("2023-11-14T22:13:20.000Z")
     );
-    assert_eq!(key_use(&item, "Other00000"), None);
+    assert_eq!(KeyUsage::of(&item, "Other00000"), None);
     let mut stats = UsageStats::default();
     add_usage_shard(&mut stats, &item);
     assert_eq!(stats.by_tier, BTreeMap::from([("pro".to_owned(), 2)]));

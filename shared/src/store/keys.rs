@@ -210,30 +210,20 @@ impl Store {
         max: usize,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(schema::GSI_OWNER)
-                .key_condition_expression("gsi1pk = :owner")
-                .expression_attribute_values(":owner", s(owner_pk(user_id)))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in output.items.unwrap_or_default() {
-                keys.push(serde_dynamo::from_item(item)?);
-                if keys.len() >= max {
-                    return Ok(keys);
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(schema::GSI_OWNER)
+            .key_condition_expression("gsi1pk = :owner")
+            .expression_attribute_values(":owner", s(owner_pk(user_id)))
+            .scan_index_forward(false);
+        self.for_each_item(query, |item| {
+            keys.push(serde_dynamo::from_item(item)?);
+            Ok(keys.len() < max)
+        })
+        .await?;
+        Ok(keys)
     }
 
     /// Counts a key event on a random shard. Statistics must never

@@ -4,14 +4,15 @@
 //! in a rotation's grace period) have entries on it; a revoked or pruned key's use moves to its
 //! key item.
 //!
-//! The liveness rule is written here once, in Rust ([`live_at`]) and as the condition the
-//! charge sends ([`LIVE_CONDITION`]).
+//! The liveness rule is written here once, in Rust ([`live_at`], [`UserRecord::key_is_live`])
+//! and as the condition the charge sends ([`LIVE_CONDITION`]).
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
-use super::counters::{self, Item};
-use super::users::profile_key;
-use super::{n, schema, Store, StoreError};
+use super::counters::{self, KeyUsage};
+use super::schema::{self, profile_key};
+use super::users::UserRecord;
+use super::{n, Store, StoreError};
 use crate::apikey::KeyId;
 use crate::domain::UserId;
 
@@ -20,27 +21,23 @@ use crate::domain::UserId;
 pub(crate) const LIVE_CONDITION: &str = "liveKeys.#kid > :nowEpoch";
 
 /// Whether a key whose entry says `until` works at `now`.
-pub(crate) fn live_at(until: i64, now: DateTime<Utc>) -> bool {
+fn live_at(until: i64, now: DateTime<Utc>) -> bool {
     until > now.timestamp()
 }
 
-/// A live key's use as the user item holds it (moved to the key item when the key stops).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KeyUsage {
-    pub count: u64,
-    /// The last charge's mark; 0 if never used.
-    pub mark: u64,
-}
-
-impl KeyUsage {
-    pub fn last_used_at(&self) -> Option<String> {
-        (self.mark > 0)
-            .then(|| super::charge::mark_instant(self.mark))
-            .flatten()
+impl UserRecord {
+    /// Whether the key works at `now`: listed live and not past its expiry.
+    pub fn key_is_live(&self, key_id: &KeyId, now: DateTime<Utc>) -> bool {
+        self.live_keys
+            .get(key_id.as_str())
+            .is_some_and(|until| live_at(*until, now))
     }
 
-    pub(crate) fn of(item: &Item, key_id: &str) -> Option<Self> {
-        counters::key_use(item, key_id).map(|(count, mark)| Self { count, mark })
+    pub fn live_key_count(&self, now: DateTime<Utc>) -> usize {
+        self.live_keys
+            .values()
+            .filter(|until| live_at(**until, now))
+            .count()
     }
 }
 
@@ -69,7 +66,7 @@ impl Store {
     /// period), so they stop counting against the limit; their use moves to their key items.
     pub async fn prune_expired_keys(
         &self,
-        user: &super::UserRecord,
+        user: &UserRecord,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let expired: Vec<KeyId> = user

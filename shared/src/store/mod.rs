@@ -30,22 +30,22 @@ mod usage;
 mod users;
 
 pub use alerts::QuotaCrossingRecord;
-pub use charge::{charge_mark, ChargeCondition, ChargeOutcome, ChargeRefusal};
-pub use counters::{CallCounters, DailyCounters, UsageStats};
+pub use charge::{ChargeCondition, ChargeOutcome, ChargeRefusal};
+pub use counters::{charge_mark, CallCounters, DailyCounters, KeyUsage, UsageStats};
 pub use idempotency::{idempotency_pk, Claimed, ExistingRecord, StoredResponse};
 pub use keys::{KeyEvent, KeyRecord, KeyStats};
 pub use limited::{DemoCharge, LimitedCount};
-pub use live_keys::KeyUsage;
 pub use table::RoundTripCounter;
 pub use usage::{Subject, UsageEvent};
 pub use users::{CreatedBy, UserRecord};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::Client;
 
-use counters::Item;
-use schema::{GSI_DIRECTORY, PK, SK};
+pub(crate) use schema::item_key;
+use schema::{Item, GSI_DIRECTORY};
 
 /// Shards of the admin statistics counters, so that no single item takes every write.
 pub const STATS_SHARDS: u32 = 16;
@@ -209,6 +209,27 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `query` page after page, handing each item to `take` until it answers `false`.
+    pub(crate) async fn for_each_item(
+        &self,
+        query: QueryFluentBuilder,
+        mut take: impl FnMut(Item) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let output = query.clone().set_exclusive_start_key(start).send().await?;
+            for item in output.items.unwrap_or_default() {
+                if !take(item)? {
+                    return Ok(());
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
     /// The shards of a sharded counter (at most [`STATS_SHARDS`] items of one partition).
     pub(crate) async fn shards(&self, pk: String) -> Result<Vec<Item>, StoreError> {
         let output = self
@@ -278,11 +299,6 @@ pub(crate) fn s(value: impl Into<String>) -> aws_sdk_dynamodb::types::AttributeV
 
 pub(crate) fn n(value: impl std::fmt::Display) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::N(value.to_string())
-}
-
-/// The primary key of an item.
-pub(crate) fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
 /// A random shard for the statistics counters.

@@ -5,7 +5,9 @@
 //!
 //! Counter attributes whose names carry data (`m#YYYY-MM`, `n#<keyId>`, `src|…|n`) are encoded
 //! and decoded in [`super::counters`].
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
+use std::collections::HashMap;
 
 use crate::apikey::KeyId;
 use crate::domain::{Period, UserId};
@@ -44,6 +46,22 @@ pub const DIRECTORY_EXPIRING: &str = "DIR#EXPIRING";
 pub const KEY_STATS_PK: &str = "STATS#KEYS";
 pub const EVENT_PREFIX: &str = "EVT#";
 pub const DAY_PREFIX: &str = "DAY#";
+
+/// A raw item, or the primary key of one.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The primary key of an item.
+pub(crate) fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    Item::from([
+        (PK.to_owned(), AttributeValue::S(pk.into())),
+        (SK.to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
+/// The primary key of a user's item.
+pub(crate) fn profile_key(user_id: &UserId) -> Item {
+    item_key(user_pk(user_id), PROFILE)
+}
 
 pub fn user_pk(user_id: &UserId) -> String {
     format!("USER#{user_id}")

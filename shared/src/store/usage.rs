@@ -211,27 +211,20 @@ impl Store {
         to: NaiveDate,
     ) -> Result<Vec<DailyCounters>, StoreError> {
         let mut days = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(subject.usage_pk()))
-                .expression_attribute_values(":from", s(schema::day_sk(from)))
-                .expression_attribute_values(":to", s(schema::day_sk(to)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in output.items.unwrap_or_default() {
-                days.push(counters::day(&item));
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(days);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(subject.usage_pk()))
+            .expression_attribute_values(":from", s(schema::day_sk(from)))
+            .expression_attribute_values(":to", s(schema::day_sk(to)));
+        self.for_each_item(query, |item| {
+            days.push(counters::day(&item));
+            Ok(true)
+        })
+        .await?;
+        Ok(days)
     }
 
     /// The month's totals over every subject (sums of the shards).

@@ -7,17 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use super::counters::{self, Item};
-use super::live_keys::{live_at, KeyUsage};
-use super::schema::{self, DIRECTORY_USERS, PROFILE};
-use super::{item_key, n, s, Store, StoreError};
-use crate::apikey::KeyId;
+use super::counters::{self, KeyUsage};
+use super::schema::{self, profile_key, Item, DIRECTORY_USERS, PROFILE};
+use super::{n, s, Store, StoreError};
 use crate::domain::{rfc3339, Period, Tier, UserId};
-
-/// The primary key of a user's item.
-pub(crate) fn profile_key(user_id: &UserId) -> Item {
-    item_key(schema::user_pk(user_id), PROFILE)
-}
 
 /// How a user came to exist: a sign-up (with its time and client address) or the admin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,20 +60,6 @@ pub struct UserRecord {
 impl UserRecord {
     pub fn used_in(&self, period: Period) -> u64 {
         self.monthly.get(&period.label()).copied().unwrap_or(0)
-    }
-
-    /// Whether the key works at `now`: listed live and not past its expiry.
-    pub fn key_is_live(&self, key_id: &KeyId, now: DateTime<Utc>) -> bool {
-        self.live_keys
-            .get(key_id.as_str())
-            .is_some_and(|until| live_at(*until, now))
-    }
-
-    pub fn live_key_count(&self, now: DateTime<Utc>) -> usize {
-        self.live_keys
-            .values()
-            .filter(|until| live_at(**until, now))
-            .count()
     }
 
     fn from_item(item: Item) -> Result<Self, StoreError> {
