@@ -1,22 +1,24 @@
 //! What a container builds once at cold start and every request borrows: configuration, the
-//! store (SDK client), the authenticator (verified-key cache) and the clock.
+//! store (SDK client), the authenticator (verified-key cache), the meter (quotas, tier seen per
+//! key, quota alerts) and the clock. The metering methods here only hand over to the meter.
+use lambda_http::http::HeaderMap;
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
+use crate::domain::Period;
+use crate::error::ApiError;
+use crate::metering::{Charge, Meter, MeteredCaller, Refusal};
 use crate::quota_alerts::QuotaEventSink;
-use crate::store::Store;
+use crate::store::{Store, StoreError, UsageEvent, UserRecord};
 
 pub struct App {
     pub config: Config,
     pub store: Store,
     pub auth: Authenticator,
+    meter: Meter,
     pub clock: Arc<dyn Clock>,
-    /// Where quota threshold crossings go besides the log (EventBridge client, built once).
-    pub quota_events: QuotaEventSink,
-    /// How long audit entries are kept (`AUDIT_RETENTION_DAYS`).
-    pub audit_retention_days: u32,
 }
 
 impl App {
@@ -31,19 +33,52 @@ impl App {
 
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
         let auth = Authenticator::new(store.clone(), &config);
+        let meter = Meter::new(&config, store.clone(), auth.clone(), clock.clone());
         Self {
             config,
             store,
             auth,
+            meter,
             clock,
-            quota_events: QuotaEventSink::LogOnly,
-            audit_retention_days: crate::audit::retention_days_from_env(),
         }
     }
 
-    /// The same app sending quota threshold events to `sink`.
+    /// The same app sending quota threshold events to `sink` besides the log.
     pub fn with_quota_events(mut self, sink: QuotaEventSink) -> Self {
-        self.quota_events = sink;
+        self.meter.send_quota_events_to(sink);
         self
+    }
+
+    /// [`Meter::identify`].
+    pub async fn identify_metered(
+        &self,
+        headers: &HeaderMap,
+        client_ip: Option<String>,
+    ) -> Result<MeteredCaller, ApiError> {
+        self.meter.identify(headers, client_ip).await
+    }
+
+    /// [`Meter::charge`].
+    pub async fn charge(&self, caller: &MeteredCaller) -> Result<Charge, Refusal> {
+        self.meter.charge(caller).await
+    }
+
+    /// [`Meter::refund`].
+    pub async fn refund(&self, charge: &Charge) {
+        self.meter.refund(charge).await
+    }
+
+    /// [`Meter::record`].
+    pub async fn record(&self, charge: &Charge, event: UsageEvent) {
+        self.meter.record(charge, event).await
+    }
+
+    /// [`Meter::quota_status_json`].
+    pub async fn quota_status_json(
+        &self,
+        user: &UserRecord,
+        period: Period,
+    ) -> Result<serde_json::Value, StoreError> {
+        self.meter.quota_status_json(user, period).await
     }
 }

@@ -1,7 +1,7 @@
 //! The audit trail of key and account actions: who (the administrator, a key holder by key id,
 //! or a sign-up by client address), what (issue, rotate, revoke, tier change, usage reset), on
-//! which user and key, when. Each action is one append-only item (kept `AUDIT_RETENTION_DAYS`,
-//! default 365, by TTL) and one structured log line `"event": "audit"`.
+//! which user and key, when. Each action is one append-only item (kept
+//! `Config::audit_retention_days`, by TTL) and one structured log line `"event": "audit"`.
 //!
 //! Who is acting is known to the request scope (authentication records it), so a handler adds
 //! an entry with one call: `app.audit(AuditAction::Revoke, &user_id, Some(&key_id), detail)`.
@@ -10,11 +10,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::actor::Actor;
 use crate::apikey::KeyId;
 use crate::app::App;
 use crate::domain::{rfc3339, UserId};
-
-pub const DEFAULT_RETENTION_DAYS: u32 = 365;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,31 +37,6 @@ impl AuditAction {
     }
 }
 
-/// Who performed an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Actor {
-    Admin,
-    Key {
-        #[serde(rename = "keyId")]
-        key_id: KeyId,
-    },
-    Signup {
-        #[serde(rename = "clientIp")]
-        client_ip: String,
-    },
-}
-
-impl Actor {
-    fn label(&self) -> String {
-        match self {
-            Actor::Admin => "admin".to_owned(),
-            Actor::Key { key_id } => format!("key:{key_id}"),
-            Actor::Signup { client_ip } => format!("signup:{client_ip}"),
-        }
-    }
-}
-
 /// One entry as stored and as the audit route shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -76,15 +50,6 @@ pub struct AuditEntry {
     /// Action-specific facts (`{"tier": "pro"}`, `{"newKeyId": ...}`); never a key or a hash.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub detail: serde_json::Value,
-}
-
-/// `AUDIT_RETENTION_DAYS` (1..=3650), read at cold start.
-pub fn retention_days_from_env() -> u32 {
-    std::env::var("AUDIT_RETENTION_DAYS")
-        .ok()
-        .and_then(|raw| raw.trim().parse::<u32>().ok())
-        .filter(|days| (1..=3650).contains(days))
-        .unwrap_or(DEFAULT_RETENTION_DAYS)
 }
 
 impl App {
@@ -120,7 +85,7 @@ impl App {
         );
         if let Err(error) = self
             .store
-            .append_audit(&entry, now, self.audit_retention_days)
+            .append_audit(&entry, now, self.config.audit_retention_days)
             .await
         {
             tracing::error!(action = action.as_str(), user_id = %user_id, error = %error, "audit entry not stored (the log line above keeps it)");

@@ -3,13 +3,15 @@
 //! bcrypt), or nobody.
 //!
 //! Verified keys are remembered by the SHA-256 of the presented key, so a warm request does no
-//! bcrypt. Liveness is never cached: every request still reads (or conditionally writes) the
+//! bcrypt. Authentication only proves keys: what a key may spend is the meter's decision
+//! ([`crate::metering`]). Liveness is never cached: every request still reads (or conditionally writes) the
 //! user item, so a revocation takes effect on the very next request in every container.
 use lambda_http::http::HeaderMap;
 use moka::future::Cache;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
+use crate::actor::Actor;
 use crate::apikey::{self, KeyId, PresentedKey};
 use crate::config::{AdminTokenDigest, Config};
 use crate::domain::{Tier, UserId};
@@ -46,11 +48,13 @@ pub struct VerifiedKey {
     digest: [u8; 32],
     pub key_id: KeyId,
     pub user_id: UserId,
-    /// The tier last seen for the user: the assumption of the next conditional update.
-    pub tier: Tier,
+    /// The user's tier recorded on the key item at issue: a fact of the key, which the meter
+    /// takes as its first guess until it has seen the user's real tier.
+    pub tier_at_issue: Tier,
 }
 
-/// Verifies credentials; one per container (it owns the verified-key cache).
+/// Verifies credentials; one per container (it owns the verified-key cache; a clone shares it).
+#[derive(Clone)]
 pub struct Authenticator {
     store: Store,
     admin_token: Option<AdminTokenDigest>,
@@ -130,7 +134,6 @@ impl Authenticator {
         if let Some(known) = self.verified.get(key.key_id()).await {
             if bool::from(known.digest.ct_eq(&digest)) {
                 ops_metrics::key_verification(KeyVerification::CacheHit);
-                request_scope::note_tier(known.tier.as_str());
                 return Ok(known);
             }
         }
@@ -158,25 +161,13 @@ impl Authenticator {
             digest,
             key_id: record.key_id,
             user_id: record.user_id,
-            tier: record.tier_hint,
+            tier_at_issue: record.tier_hint,
         });
         ops_metrics::key_verification(KeyVerification::Bcrypt);
-        request_scope::note_tier(verified.tier.as_str());
         self.verified
             .insert(verified.key_id.clone(), verified.clone())
             .await;
         Ok(verified)
-    }
-
-    /// Remembers the tier seen for a verified key's user.
-    pub async fn remember_tier(&self, key: &VerifiedKey, tier: Tier) {
-        if key.tier != tier {
-            let mut updated = key.clone();
-            updated.tier = tier;
-            self.verified
-                .insert(updated.key_id.clone(), Arc::new(updated))
-                .await;
-        }
     }
 
     /// Forgets a key (revoked, or found not live).
@@ -195,15 +186,15 @@ impl Authenticator {
             Credentials::None => Ok(Caller::Anonymous),
             Credentials::Admin => {
                 request_scope::note_tier("admin");
-                request_scope::note_actor(crate::audit::Actor::Admin);
+                request_scope::note_actor(Actor::Admin);
                 Ok(Caller::Admin)
             }
             Credentials::Key(key) => {
                 let verified = self.verify_key(&key).await?;
                 match self.store.get_user(&verified.user_id).await? {
                     Some(user) if user.key_is_live(&verified.key_id, now) => {
-                        self.remember_tier(&verified, user.tier).await;
-                        request_scope::note_actor(crate::audit::Actor::Key {
+                        request_scope::note_tier(user.tier.as_str());
+                        request_scope::note_actor(Actor::Key {
                             key_id: verified.key_id.clone(),
                         });
                         Ok(Caller::Holder {

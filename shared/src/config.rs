@@ -65,6 +65,9 @@ pub struct Config {
     pub demo_mode: bool,
     /// `USAGE_RETENTION_DAYS`: how long usage events and daily counters are kept (item TTL).
     pub usage_retention_days: u32,
+    /// `AUDIT_RETENTION_DAYS` (1..=3650, default 365): how long audit entries are kept. A value
+    /// out of range falls back to the default rather than failing the cold start.
+    pub audit_retention_days: u32,
     /// `KEY_CACHE_TTL_SECONDS`: how long a container remembers a verified key.
     pub key_cache_ttl: Duration,
     /// `KEY_CHECK_SECRET`: the server secret of the keys' check group (at least 32 characters).
@@ -136,6 +139,11 @@ impl Config {
             pro_monthly_quota: env.number_in("PRO_MONTHLY_QUOTA", 10_000, 0, u32::MAX as u64)?,
             demo_mode: env.boolean("DEMO_MODE", true)?,
             usage_retention_days: env.number_in("USAGE_RETENTION_DAYS", 90, 1, 3650)?,
+            audit_retention_days: env
+                .raw("AUDIT_RETENTION_DAYS")
+                .and_then(|raw| raw.trim().parse::<u32>().ok())
+                .filter(|days| (1..=3650).contains(days))
+                .unwrap_or(365),
             key_cache_ttl: Duration::from_secs(env.number_in(
                 "KEY_CACHE_TTL_SECONDS",
                 900,

@@ -4,11 +4,13 @@
 //! - [`domain`] and [`apikey`]: values parsed at the edge (user ids, tiers, periods, keys);
 //! - [`error`] and [`http`]: the one API error type, its JSON rendering, request parsing;
 //! - [`cors`]: which web origins may read the API's answers (preflights, allow headers);
-//! - [`store`]: the DynamoDB table and every access pattern;
-//! - [`auth`] and [`metering`]: who is calling, and exact monthly quotas;
+//! - [`store`]: the DynamoDB table and every access pattern, one module per item;
+//! - [`auth`]: who is calling (keys verified, never metered); [`actor`]: who acted, for audit;
+//! - [`metering`]: the meter, which owns the quota decision; [`quota_alerts`]: its thresholds;
 //! - [`app`]: what a container builds once and every request borrows;
 //! - [`request_scope`] and [`ops_metrics`]: the request id on every log line, header and error
 //!   body, and the CloudWatch EMF metrics.
+pub mod actor;
 pub mod apikey;
 pub mod app;
 pub mod audit;

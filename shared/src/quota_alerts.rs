@@ -9,16 +9,18 @@
 //! crossing is then logged as one `"event": "quota.threshold"` line and sent to EventBridge.
 //! Only requests that land on a threshold count do the extra write; every other request does
 //! nothing here. Demo callers (per address) and unlimited users have no thresholds.
+//!
+//! The meter calls [`QuotaAlerts::count_reached`] with plain values after each counted request;
+//! this module knows nothing of the meter.
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::app::App;
+use crate::clock::Clock;
 use crate::domain::{rfc3339, Period, Tier, UserId};
-use crate::metering::Charge;
-use crate::store::{QuotaCrossingRecord, StoreError, Subject};
+use crate::store::{Store, StoreError};
 
 /// The percentages of the monthly quota that raise an alert.
 pub const THRESHOLDS: [u8; 2] = [80, 100];
@@ -142,29 +144,50 @@ impl QuotaEventSink {
     }
 }
 
-impl App {
-    /// What follows every counted request: its metrics, and the quota threshold alerts.
-    pub(crate) async fn after_charge(&self, charge: &Charge) {
-        crate::ops_metrics::charge();
-        crate::request_scope::note_tier(charge.state.tier.map_or("demo", Tier::as_str));
-        let (Subject::User(user_id), Some(tier), Some(limit)) =
-            (&charge.state.subject, charge.state.tier, charge.state.limit)
-        else {
-            return;
-        };
-        let used = charge.state.used;
+/// Records and sends the crossings: one per container, owned by the meter.
+pub struct QuotaAlerts {
+    store: Store,
+    /// How long after its month a crossing is kept (`USAGE_RETENTION_DAYS`).
+    retention_days: u32,
+    sink: QuotaEventSink,
+}
+
+impl QuotaAlerts {
+    pub fn new(store: Store, retention_days: u32) -> Self {
+        Self {
+            store,
+            retention_days,
+            sink: QuotaEventSink::LogOnly,
+        }
+    }
+
+    pub(crate) fn send_events_to(&mut self, sink: QuotaEventSink) {
+        self.sink = sink;
+    }
+
+    /// After a counted request of `user_id` whose exact new count in `period` is `used`:
+    /// alerts each threshold of `limit` that this very count reaches.
+    pub(crate) async fn count_reached(
+        &self,
+        user_id: &UserId,
+        tier: Tier,
+        used: u64,
+        limit: u64,
+        period: Period,
+        clock: &dyn Clock,
+    ) {
         for threshold in thresholds_reached_at(used, limit) {
-            let now = self.clock.now();
+            let now = clock.now();
             let crossing = QuotaCrossing {
                 user_id: user_id.clone(),
                 tier,
                 threshold,
                 used,
                 limit,
-                month: charge.state.period.label(),
+                month: period.label(),
                 at: rfc3339(now),
             };
-            self.alert_once(&crossing, charge.state.period, now).await;
+            self.alert_once(&crossing, period, now).await;
         }
     }
 
@@ -172,7 +195,7 @@ impl App {
     async fn alert_once(&self, crossing: &QuotaCrossing, period: Period, now: DateTime<Utc>) {
         match self
             .store
-            .record_quota_crossing(crossing, period, now, self.config.usage_retention_days)
+            .record_quota_crossing(crossing, period, now, self.retention_days)
             .await
         {
             Ok(()) => {}
@@ -198,24 +221,9 @@ impl App {
             month = %crossing.month,
             "quota threshold crossed"
         );
-        if let Err(error) = self.quota_events.publish(crossing).await {
+        if let Err(error) = self.sink.publish(crossing).await {
             tracing::error!(user_id = %crossing.user_id, threshold = crossing.threshold, error = %error, "quota threshold event not delivered to EventBridge");
         }
-    }
-
-    /// The usage endpoint's `action=current` body: the quota state and the month's crossings.
-    pub async fn quota_status_json(
-        &self,
-        user: &crate::store::UserRecord,
-        period: Period,
-    ) -> Result<serde_json::Value, StoreError> {
-        let mut body = crate::metering::QuotaState::of_user(&self.config, user, period).to_json();
-        let crossings: Vec<QuotaCrossingRecord> =
-            self.store.quota_crossings(&user.user_id, period).await?;
-        if let Some(object) = body.as_object_mut() {
-            object.insert("thresholdAlerts".to_owned(), serde_json::json!(crossings));
-        }
-        Ok(body)
     }
 }
 

@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use rand::Rng;
 use tracing::Instrument;
 
-use crate::audit::Actor;
+use crate::actor::Actor;
 use crate::ops_metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

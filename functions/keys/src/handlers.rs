@@ -8,7 +8,9 @@ use harmonic_shared::domain::{rfc3339, truncate_for_message, ClientGroup, KeyNam
 use harmonic_shared::http::{body_bytes, client_ip, json_response, query_param, JsonObject};
 use harmonic_shared::lambda_http::http::{header, HeaderValue, StatusCode};
 use harmonic_shared::lambda_http::{Body, Request, Response};
-use harmonic_shared::store::{charge_mark, CreatedBy, KeyRecord, UserRecord, NEVER_EXPIRES};
+use harmonic_shared::store::{
+    charge_mark, CreatedBy, KeyRecord, LimitedCount, UserRecord, NEVER_EXPIRES,
+};
 use harmonic_shared::{ApiError, App};
 use serde_json::json;
 
@@ -266,8 +268,8 @@ async fn limit_signups(
         .count_signup(&group, limit, now, charge_mark(now))
         .await?
     {
-        Ok(_) => Ok(()),
-        Err(()) => {
+        LimitedCount::Counted(_) => Ok(()),
+        LimitedCount::AtLimit => {
             let tomorrow = (now.date_naive() + Duration::days(1))
                 .and_hms_opt(0, 0, 0)
                 .map(|midnight| midnight.and_utc())

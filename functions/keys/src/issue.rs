@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use harmonic_shared::apikey::{self, KeyId, PresentedKey};
 use harmonic_shared::domain::{rfc3339, KeyName, Tier, UserId};
-use harmonic_shared::store::{KeyRecord, StoreError, NEVER_EXPIRES};
+use harmonic_shared::store::{KeyEvent, KeyRecord, StoreError, NEVER_EXPIRES};
 use harmonic_shared::{ApiError, App};
 
 /// Attempts at finding an unused key id (a collision of 59 random bits is already unlikely).
@@ -62,7 +62,7 @@ pub async fn issue_key(app: &App, request: IssueRequest<'_>) -> Result<NewKey, A
             other => other.into(),
         });
     }
-    app.store.bump_key_stats("generated").await;
+    app.store.bump_key_stats(KeyEvent::Generated).await;
     tracing::info!(user_id = %request.user_id, key_id = %record.key_id, "key issued");
     Ok(NewKey { key, record })
 }

@@ -242,9 +242,9 @@ fn render(rows: &[(UserId, DailyCounters)]) -> String {
             day.errors.to_string(),
         ];
         for source in &sources {
-            let (count, errors, _) = day.sources.get(*source).copied().unwrap_or_default();
-            line.push(count.to_string());
-            line.push(errors.to_string());
+            let calls = day.sources.get(*source).copied().unwrap_or_default();
+            line.push(calls.count.to_string());
+            line.push(calls.errors.to_string());
         }
         lines.push(line.join(","));
     }
@@ -272,6 +272,7 @@ pub fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harmonic_shared::store::CallCounters;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 15, 12, 0, 0).unwrap()
@@ -355,8 +356,13 @@ mod tests {
             refunded: 1,
             ..DailyCounters::default()
         };
-        day.sources.insert("wiki".into(), (4, 1, 10.0));
-        day.sources.insert("arxiv".into(), (1, 1, 10.0));
+        let calls = |count, errors| CallCounters {
+            count,
+            errors,
+            total_ms: 10.0,
+        };
+        day.sources.insert("wiki".into(), calls(4, 1));
+        day.sources.insert("arxiv".into(), calls(1, 1));
         let csv = render(&[(user, day)]);
         assert_eq!(
             csv,

@@ -7,7 +7,7 @@ use harmonic_shared::http::json_response;
 use harmonic_shared::lambda_http::http::{header, HeaderValue, StatusCode};
 use harmonic_shared::lambda_http::{Body, Request, Response};
 use harmonic_shared::metering::QuotaState;
-use harmonic_shared::store::{DailyCounters, Store, Subject, UserRecord};
+use harmonic_shared::store::{CallCounters, DailyCounters, Store, Subject, UserRecord};
 use harmonic_shared::{ApiError, App};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -183,25 +183,25 @@ fn breakdown<'a>(
     window: Value,
     field: &str,
     counters: &'a [DailyCounters],
-    select: impl Fn(&'a DailyCounters) -> &'a BTreeMap<String, (u64, u64, f64)>,
+    select: impl Fn(&'a DailyCounters) -> &'a BTreeMap<String, CallCounters>,
 ) -> Value {
-    let mut totals: BTreeMap<&str, (u64, u64, f64)> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, CallCounters> = BTreeMap::new();
     for day in counters {
-        for (name, (count, errors, ms)) in select(day) {
+        for (name, calls) in select(day) {
             let entry = totals.entry(name.as_str()).or_default();
-            entry.0 += count;
-            entry.1 += errors;
-            entry.2 += ms;
+            entry.count += calls.count;
+            entry.errors += calls.errors;
+            entry.total_ms += calls.total_ms;
         }
     }
     let mut rows: Vec<_> = totals
         .into_iter()
-        .map(|(name, (count, errors, ms))| {
+        .map(|(name, calls)| {
             json!({
                 "name": name,
-                "count": count,
-                "errors": errors,
-                "avgResponseTime": average(ms, count),
+                "count": calls.count,
+                "errors": calls.errors,
+                "avgResponseTime": average(calls.total_ms, calls.count),
             })
         })
         .collect();

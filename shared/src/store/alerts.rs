@@ -4,21 +4,13 @@
 //! | pk | sk | attributes |
 //! |---|---|---|
 //! | `ALERTS#<userId>` | `QUOTA#<YYYY-MM>#<threshold, 3 digits>` | `userId`, `tier`, `threshold`, `used`, `limit`, `month`, `at`, `ttl` |
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::schema::{alerts_pk, crossing_month_prefix, crossing_sk};
 use super::{s, Store, StoreError};
 use crate::domain::{Period, UserId};
 use crate::quota_alerts::QuotaCrossing;
-
-fn alerts_pk(user_id: &UserId) -> String {
-    format!("ALERTS#{user_id}")
-}
-
-fn crossing_sk(period: Period, threshold: u8) -> String {
-    format!("QUOTA#{}#{threshold:03}", period.label())
-}
 
 /// A crossing as the usage endpoint shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,14 +49,7 @@ impl Store {
             crossing,
             ttl: expires.timestamp(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await?;
-        Ok(())
+        self.put_new(item).await
     }
 
     /// The month's crossings of a user, lowest threshold first (at most two items).
@@ -79,10 +64,7 @@ impl Store {
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :month)")
             .expression_attribute_values(":pk", s(alerts_pk(user_id)))
-            .expression_attribute_values(
-                ":month",
-                AttributeValue::S(format!("QUOTA#{}#", period.label())),
-            )
+            .expression_attribute_values(":month", s(crossing_month_prefix(period)))
             .consistent_read(true)
             .send()
             .await?;

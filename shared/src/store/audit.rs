@@ -7,13 +7,10 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;
 
+use super::schema::{audit_pk, audit_sk};
 use super::{s, Store, StoreError};
 use crate::audit::AuditEntry;
 use crate::domain::UserId;
-
-fn audit_pk(user_id: &UserId) -> String {
-    format!("AUDIT#{user_id}")
-}
 
 #[derive(Serialize)]
 struct AuditItem<'a> {
@@ -36,18 +33,11 @@ impl Store {
         let nonce: u32 = rand::rng().random();
         let item = AuditItem {
             pk: audit_pk(&entry.user_id),
-            sk: format!("{}#{nonce:08x}", entry.at),
+            sk: audit_sk(&entry.at, nonce),
             entry,
             ttl: (now + chrono::Duration::days(i64::from(retention_days))).timestamp(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await?;
-        Ok(())
+        self.put_new(item).await
     }
 
     /// A page of a user's entries, newest first, and the position to continue from.

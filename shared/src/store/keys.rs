@@ -5,24 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use super::{
-    n, number_attribute, random_shard, s, send_counter_update, KeyUsage, Store, StoreError,
-    STATS_SHARDS,
+use super::counters::{self, KEYS_GENERATED, KEYS_REVOKED};
+use super::schema::{
+    self, key_pk, owner_pk, DIRECTORY_EXPIRING, GSI2_PK, GSI2_SK, KEY_SK, KEY_STATS_PK,
+    LAST_USED_AT, REVOKED_AT, ROTATED_TO, USAGE_COUNT,
 };
+use super::{item_key, n, random_shard, s, send_counter_update, KeyUsage, Store, StoreError};
 use crate::apikey::KeyId;
 use crate::domain::{rfc3339, UserId};
-
-const KEY_SK: &str = "KEY";
-const DIRECTORY_EXPIRING: &str = "DIR#EXPIRING";
-const KEY_STATS_PK: &str = "STATS#KEYS";
-
-fn key_pk(key_id: &KeyId) -> String {
-    format!("KEY#{key_id}")
-}
-
-fn owner_pk(user_id: &UserId) -> String {
-    format!("OWNER#{user_id}")
-}
 
 /// A key as stored: never the key itself, only its bcrypt hash.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +70,13 @@ struct KeyItem<'a> {
     gsi2sk: Option<String>,
 }
 
+/// What the key statistics count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEvent {
+    Generated,
+    Revoked,
+}
+
 /// Totals over all keys, for the admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct KeyStats {
@@ -91,10 +88,7 @@ pub struct KeyStats {
 
 impl Store {
     fn key_key(&self, key_id: &KeyId) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), s(key_pk(key_id))),
-            ("sk".to_owned(), s(KEY_SK)),
-        ])
+        item_key(key_pk(key_id), KEY_SK)
     }
 
     /// Stores a new key item, refused (`ConditionFailed`) if the id is taken. The key does not
@@ -105,21 +99,14 @@ impl Store {
             sk: KEY_SK,
             record,
             gsi1pk: owner_pk(&record.user_id),
-            gsi1sk: format!("{}#{}", record.created_at, record.key_id),
+            gsi1sk: schema::owner_sk(&record.created_at, &record.key_id),
             gsi2pk: record.expires_at.as_ref().map(|_| DIRECTORY_EXPIRING),
             gsi2sk: record
                 .expires_at
                 .as_ref()
-                .map(|at| format!("{at}#{}", record.key_id)),
+                .map(|at| schema::expiring_sk(at, &record.key_id)),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await?;
-        Ok(())
+        self.put_new(item).await
     }
 
     pub async fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
@@ -159,29 +146,30 @@ impl Store {
             self.archive_key_usage(key_id, usage).await;
         }
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key_key(key_id)))
+            .update(self.key_key(key_id))
             // A scheduled revocation (rotation grace period) may be brought forward.
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(revokedAt) OR revokedAt > :at)",
-            )
+            .condition_expression(format!(
+                "attribute_exists(pk) AND (attribute_not_exists({REVOKED_AT}) OR {REVOKED_AT} > :at)"
+            ))
             .expression_attribute_values(":at", s(rfc3339(at)))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld);
         request = match rotated_to {
             Some(next) => request
-                .update_expression("SET revokedAt = :at, rotatedTo = :next REMOVE gsi2pk, gsi2sk")
+                .update_expression(format!(
+                    "SET {REVOKED_AT} = :at, {ROTATED_TO} = :next REMOVE {GSI2_PK}, {GSI2_SK}"
+                ))
                 .expression_attribute_values(":next", s(next.as_str())),
-            None => request.update_expression("SET revokedAt = :at REMOVE gsi2pk, gsi2sk"),
+            None => request.update_expression(format!(
+                "SET {REVOKED_AT} = :at REMOVE {GSI2_PK}, {GSI2_SK}"
+            )),
         };
         match request.send().await.map_err(StoreError::from) {
             Ok(output) => {
                 let first_time = output
                     .attributes()
-                    .is_none_or(|old| !old.contains_key("revokedAt"));
+                    .is_none_or(|old| !old.contains_key(REVOKED_AT));
                 if first_time {
-                    self.bump_key_stats("revoked").await;
+                    self.bump_key_stats(KeyEvent::Revoked).await;
                 }
                 Ok((rfc3339(at), first_time))
             }
@@ -201,17 +189,14 @@ impl Store {
     /// loses only the display of a revoked key's count, never a charge).
     pub async fn archive_key_usage(&self, key_id: &KeyId, usage: KeyUsage) {
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key_key(key_id)))
+            .update(self.key_key(key_id))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":n", n(usage.count));
         request = match usage.last_used_at() {
             Some(at) => request
-                .update_expression("SET usageCount = :n, lastUsedAt = :at")
+                .update_expression(format!("SET {USAGE_COUNT} = :n, {LAST_USED_AT} = :at"))
                 .expression_attribute_values(":at", s(at)),
-            None => request.update_expression("SET usageCount = :n"),
+            None => request.update_expression(format!("SET {USAGE_COUNT} = :n")),
         };
         if let Err(error) = request.send().await {
             tracing::warn!(key_id = %key_id, error = %StoreError::from(error), "key use not archived");
@@ -225,50 +210,40 @@ impl Store {
         max: usize,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(super::GSI_OWNER)
-                .key_condition_expression("gsi1pk = :owner")
-                .expression_attribute_values(":owner", s(owner_pk(user_id)))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in output.items.unwrap_or_default() {
-                keys.push(serde_dynamo::from_item(item)?);
-                if keys.len() >= max {
-                    return Ok(keys);
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(schema::GSI_OWNER)
+            .key_condition_expression("gsi1pk = :owner")
+            .expression_attribute_values(":owner", s(owner_pk(user_id)))
+            .scan_index_forward(false);
+        self.for_each_item(query, |item| {
+            keys.push(serde_dynamo::from_item(item)?);
+            Ok(keys.len() < max)
+        })
+        .await?;
+        Ok(keys)
     }
 
-    /// Counts a key event ("generated" or "revoked") on a random shard. Statistics must never
+    /// Counts a key event on a random shard. Statistics must never
     /// fail the request that caused them, so a failure is logged and dropped.
     ///
     /// Sent once; if the answer is lost it is sent once more, and the event id it leaves on the
     /// shard (`last`) makes that copy a no-op when the first one was applied.
-    pub async fn bump_key_stats(&self, counter: &'static str) {
-        let shard = format!("SHARD#{}", random_shard());
+    pub async fn bump_key_stats(&self, event_kind: KeyEvent) {
+        let counter = match event_kind {
+            KeyEvent::Generated => KEYS_GENERATED,
+            KeyEvent::Revoked => KEYS_REVOKED,
+        };
+        let shard = schema::shard_sk(random_shard());
         let event: u64 = rand::random();
         let result = send_counter_update(|| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(KEY_STATS_PK))
-                .key("sk", s(&shard))
+            self.update(item_key(KEY_STATS_PK, &shard))
                 .update_expression("SET #last = :event ADD #c :one")
                 .condition_expression("attribute_not_exists(#last) OR #last <> :event")
                 .expression_attribute_names("#c", counter)
-                .expression_attribute_names("#last", "last")
+                .expression_attribute_names("#last", schema::LAST_EVENT)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":event", n(event))
         })
@@ -280,24 +255,9 @@ impl Store {
 
     /// Totals over every key: shard sums plus a count of unrevoked keys past their expiry.
     pub async fn key_stats(&self, now: DateTime<Utc>) -> Result<KeyStats, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(KEY_STATS_PK))
-            .limit(STATS_SHARDS as i32)
-            .send()
-            .await?;
-        let sum = |name: &str| -> u64 {
-            output
-                .items()
-                .iter()
-                .filter_map(|item| number_attribute(item, name))
-                .sum::<f64>()
-                .max(0.0) as u64
-        };
-        let (generated, revoked) = (sum("generated"), sum("revoked"));
+        let shards = self.shards(KEY_STATS_PK.to_owned()).await?;
+        let generated = counters::sum(&shards, KEYS_GENERATED);
+        let revoked = counters::sum(&shards, KEYS_REVOKED);
         let expired = self
             .count_in_directory(DIRECTORY_EXPIRING, Some(&rfc3339(now)))
             .await?;
@@ -307,5 +267,34 @@ impl Store {
             revoked,
             expired,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde names the item's attributes; the expressions use the schema's constants.
+    #[test]
+    fn the_key_item_is_named_as_the_schema_says() {
+        let key_id = KeyId::parse("AbCdEfGhIj").unwrap();
+        let record = KeyRecord {
+            key_id: key_id.clone(),
+            user_id: UserId::parse("alice").unwrap(),
+            hash: "$2b$04$hash".into(),
+            name: "default".into(),
+            tier_hint: crate::domain::Tier::Free,
+            created_at: "2026-11-30T00:00:00.000Z".into(),
+            expires_at: Some("2027-11-30T00:00:00.000Z".into()),
+            revoked_at: Some("2026-12-01T00:00:00.000Z".into()),
+            rotated_to: Some(key_id),
+            created_with: None,
+            usage_count: Some(3),
+            last_used_at: Some("2026-11-30T12:00:00.000Z".into()),
+        };
+        let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&record).unwrap();
+        for name in [REVOKED_AT, ROTATED_TO, USAGE_COUNT, LAST_USED_AT] {
+            assert!(item.contains_key(name), "{name} in {:?}", item.keys());
+        }
     }
 }

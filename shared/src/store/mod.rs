@@ -1,5 +1,8 @@
 //! The one DynamoDB table: its schema, the SDK client built once per container, and every
-//! access pattern of the product as a method (no Scan anywhere).
+//! access pattern of the product as a method (no Scan anywhere). One module per item: users
+//! (profiles, directory), live keys, charges (the metered counters), counters (their names and
+//! decoding), keys, usage (events, day counters, totals), alerts, audit, idempotency; key
+//! builders and attribute names live in [`schema`].
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
@@ -15,30 +18,35 @@
 //! | quota crossing | `ALERTS#<userId>` | `QUOTA#YYYY-MM#080` | written once per month and threshold; TTL |
 mod alerts;
 mod audit;
+mod charge;
+mod counters;
 mod idempotency;
 mod keys;
+mod limited;
+mod live_keys;
+mod schema;
+mod table;
 mod usage;
 mod users;
 
 pub use alerts::QuotaCrossingRecord;
-
+pub use charge::{ChargeCondition, ChargeOutcome, ChargeRefusal};
+pub use counters::{charge_mark, CallCounters, DailyCounters, KeyUsage, UsageStats};
 pub use idempotency::{idempotency_pk, Claimed, ExistingRecord, StoredResponse};
-pub use keys::{KeyRecord, KeyStats};
-pub use usage::{DailyCounters, Subject, UsageEvent, UsageStats};
-pub use users::{charge_mark, ChargeRefusal, CreatedBy, KeyUsage, UserRecord};
+pub use keys::{KeyEvent, KeyRecord, KeyStats};
+pub use limited::{DemoCharge, LimitedCount};
+pub use table::RoundTripCounter;
+pub use usage::{Subject, UsageEvent};
+pub use users::{CreatedBy, UserRecord};
 
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::Client;
-use std::time::Duration;
 
-pub const GSI_OWNER: &str = "gsi1";
-pub const GSI_DIRECTORY: &str = "gsi2";
-pub const TTL_ATTRIBUTE: &str = "ttl";
+pub(crate) use schema::item_key;
+use schema::{Item, GSI_DIRECTORY};
+
 /// Shards of the admin statistics counters, so that no single item takes every write.
 pub const STATS_SHARDS: u32 = 16;
 
@@ -87,7 +95,7 @@ where
             }
             _ => StoreError::Internal(format!("{error}")),
         };
-        crate::ops_metrics::storage_error(&converted);
+        converted.count_in_metrics();
         converted
     }
 }
@@ -95,8 +103,30 @@ where
 impl From<serde_dynamo::Error> for StoreError {
     fn from(error: serde_dynamo::Error) -> Self {
         let converted = StoreError::Corrupt(error.to_string());
-        crate::ops_metrics::storage_error(&converted);
+        converted.count_in_metrics();
         converted
+    }
+}
+
+impl StoreError {
+    /// Counts the error in the `StorageErrors` metric by kind: `throttled`, `unavailable`
+    /// (unreachable, timed out, server error), `internal` (a request the server refused: a
+    /// defect) or `corrupt` (an item that does not decode). A refused condition is an answer,
+    /// not an error.
+    fn count_in_metrics(&self) {
+        const THROTTLING: [&str; 3] = [
+            "ProvisionedThroughputExceededException",
+            "RequestLimitExceeded",
+            "ThrottlingException",
+        ];
+        let kind = match self {
+            StoreError::ConditionFailed => return,
+            StoreError::Unavailable(code) if THROTTLING.contains(&code.as_str()) => "throttled",
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Internal(_) => "internal",
+            StoreError::Corrupt(_) => "corrupt",
+        };
+        crate::ops_metrics::storage_error(kind);
     }
 }
 
@@ -121,155 +151,6 @@ impl Store {
 
     pub fn client(&self) -> &Client {
         &self.client
-    }
-
-    /// Builds the SDK client once per container. With `endpoint` (a local DynamoDB-compatible
-    /// server) it uses static local credentials, so no AWS account or credential lookup is needed.
-    pub async fn connect_client(endpoint: Option<&str>) -> Client {
-        Self::connect_client_counting(endpoint, None).await
-    }
-
-    /// [`Store::connect_client`], counting every HTTP attempt in `counter` (benchmarks).
-    pub async fn connect_client_counting(
-        endpoint: Option<&str>,
-        counter: Option<RoundTripCounter>,
-    ) -> Client {
-        match counter {
-            Some(counter) => Self::connect_client_intercepted(endpoint, counter).await,
-            None => Self::connect_client_with(endpoint, None::<RoundTripCounter>).await,
-        }
-    }
-
-    /// [`Store::connect_client`] with an interceptor on every attempt (benchmarks count round
-    /// trips with one; fault tests make chosen requests fail before they are sent).
-    pub async fn connect_client_intercepted(
-        endpoint: Option<&str>,
-        interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
-    ) -> Client {
-        Self::connect_client_with(endpoint, Some(interceptor)).await
-    }
-
-    async fn connect_client_with(
-        endpoint: Option<&str>,
-        interceptor: Option<impl aws_sdk_dynamodb::config::Intercept + 'static>,
-    ) -> Client {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_millis(1_000))
-            .operation_attempt_timeout(Duration::from_millis(2_000))
-            .operation_timeout(Duration::from_millis(5_000))
-            .build();
-        let retries = aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(50))
-            .with_max_backoff(Duration::from_millis(500));
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(retries);
-        if endpoint.is_some() {
-            loader = loader
-                .credentials_provider(Credentials::new("local", "local", None, None, "local"))
-                .region(Region::new(
-                    std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
-                ));
-        }
-        let shared = loader.load().await;
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
-        if let Some(url) = endpoint {
-            builder = builder.endpoint_url(url);
-        }
-        if let Some(interceptor) = interceptor {
-            builder = builder.interceptor(interceptor);
-        }
-        Client::from_conf(builder.build())
-    }
-
-    /// Creates the table with its indexes if it does not exist (idempotent), and turns on TTL
-    /// where the server supports it. Used by `make run`, the tests and the benchmarks; in AWS the
-    /// SAM template creates the table.
-    pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        let string_attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
-        let key = |name: &str, key_type: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-        };
-        let index = |name: &str, hash: &str, range: &str, projection: ProjectionType| {
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key(hash, KeyType::Hash).map_err(internal)?)
-                .key_schema(key(range, KeyType::Range).map_err(internal)?)
-                .projection(Projection::builder().projection_type(projection).build())
-                .build()
-                .map_err(internal)
-        };
-        let mut request = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("pk", KeyType::Hash).map_err(internal)?)
-            .key_schema(key("sk", KeyType::Range).map_err(internal)?)
-            .global_secondary_indexes(index(GSI_OWNER, "gsi1pk", "gsi1sk", ProjectionType::All)?)
-            .global_secondary_indexes(index(
-                GSI_DIRECTORY,
-                "gsi2pk",
-                "gsi2sk",
-                ProjectionType::KeysOnly,
-            )?);
-        for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
-            request = request.attribute_definitions(string_attribute(name).map_err(internal)?);
-        }
-        match request.send().await {
-            Ok(_) => {}
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-            Err(error) => return Err(error.into()),
-        }
-        self.wait_until_active().await?;
-        let ttl = TimeToLiveSpecification::builder()
-            .attribute_name(TTL_ATTRIBUTE)
-            .enabled(true)
-            .build()
-            .map_err(internal)?;
-        if let Err(error) = self
-            .client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(ttl)
-            .send()
-            .await
-        {
-            // dynalite has no UpdateTimeToLive, and a second call on AWS says TTL is already on.
-            tracing::debug!(error = %error.meta().code().unwrap_or("unknown"), "TTL not changed");
-        }
-        Ok(())
-    }
-
-    async fn wait_until_active(&self) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::TableStatus;
-        for _ in 0..100 {
-            let description = self
-                .client
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await?;
-            if description.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(StoreError::Unavailable(
-            "table did not become active".into(),
-        ))
     }
 
     /// Counts the items of one gsi2 partition (KEYS_ONLY, paginated), those sorting below
@@ -308,40 +189,59 @@ impl Store {
         }
     }
 
-    /// Deletes the table (tests clean up their isolated tables with it).
-    pub async fn delete_table(&self) -> Result<(), StoreError> {
+    /// An update of the item at `key`.
+    pub(crate) fn update(&self, key: Item) -> UpdateItemFluentBuilder {
         self.client
-            .delete_table()
+            .update_item()
             .table_name(&self.table)
+            .set_key(Some(key))
+    }
+
+    /// Puts a new item, refused (`StoreError::ConditionFailed`) when its key is taken.
+    pub(crate) async fn put_new(&self, item: impl serde::Serialize) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
             .await?;
         Ok(())
     }
-}
 
-/// Counts DynamoDB round trips (every HTTP attempt, retries included) made by a client.
-#[derive(Debug, Clone, Default)]
-pub struct RoundTripCounter(std::sync::Arc<std::sync::atomic::AtomicU64>);
-
-impl RoundTripCounter {
-    pub fn count(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl aws_sdk_dynamodb::config::Intercept for RoundTripCounter {
-    fn name(&self) -> &'static str {
-        "RoundTripCounter"
-    }
-
-    fn read_before_transmit(
+    /// Runs `query` page after page, handing each item to `take` until it answers `false`.
+    pub(crate) async fn for_each_item(
         &self,
-        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
+        query: QueryFluentBuilder,
+        mut take: impl FnMut(Item) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let output = query.clone().set_exclusive_start_key(start).send().await?;
+            for item in output.items.unwrap_or_default() {
+                if !take(item)? {
+                    return Ok(());
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The shards of a sharded counter (at most [`STATS_SHARDS`] items of one partition).
+    pub(crate) async fn shards(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .limit(STATS_SHARDS as i32)
+            .send()
+            .await?;
+        Ok(output.items.unwrap_or_default())
     }
 }
 
@@ -399,16 +299,6 @@ pub(crate) fn s(value: impl Into<String>) -> aws_sdk_dynamodb::types::AttributeV
 
 pub(crate) fn n(value: impl std::fmt::Display) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::N(value.to_string())
-}
-
-/// Reads a number attribute of a raw item.
-pub(crate) fn number_attribute(
-    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-    name: &str,
-) -> Option<f64> {
-    item.get(name)
-        .and_then(|value| value.as_n().ok())
-        .and_then(|text| text.parse().ok())
 }
 
 /// A random shard for the statistics counters.

@@ -1,0 +1,140 @@
+//! The table's item keys and attribute names, defined once: every key builder (`USER#…`,
+//! `USAGE#…`, `DAY#…`, `STATS#USAGE#…`) and every attribute name an expression mentions. serde
+//! cannot take a constant in `#[serde(rename)]`, so the items keep their serde names and the
+//! tests at the end assert them against these constants.
+//!
+//! Counter attributes whose names carry data (`m#YYYY-MM`, `n#<keyId>`, `src|…|n`) are encoded
+//! and decoded in [`super::counters`].
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::NaiveDate;
+use std::collections::HashMap;
+
+use crate::apikey::KeyId;
+use crate::domain::{Period, UserId};
+
+// Key attributes of the table and of its two indexes.
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
+pub const GSI_OWNER: &str = "gsi1";
+pub const GSI_DIRECTORY: &str = "gsi2";
+
+// Attributes named in expressions.
+pub const TTL: &str = "ttl";
+pub const TIER: &str = "tier";
+pub const LIVE_KEYS: &str = "liveKeys";
+/// On a counter item: the mark of its last count (lets a compensation find its own charge).
+pub const COUNTER_MARK: &str = "mk";
+/// On a user or demo item: the id of its last refund (a refund is applied once).
+pub const REFUND_MARK: &str = "rf";
+/// On a counter shard or day item: the id of the last event counted (a resend is a no-op).
+pub const LAST_EVENT: &str = "last";
+pub const SIGNUPS: &str = "signups";
+pub const REVOKED_AT: &str = "revokedAt";
+pub const ROTATED_TO: &str = "rotatedTo";
+pub const USAGE_COUNT: &str = "usageCount";
+pub const LAST_USED_AT: &str = "lastUsedAt";
+
+// Sort keys and partitions with a fixed name.
+pub const PROFILE: &str = "PROFILE";
+pub const KEY_SK: &str = "KEY";
+pub const DIRECTORY_USERS: &str = "DIR#USERS";
+pub const DIRECTORY_EXPIRING: &str = "DIR#EXPIRING";
+pub const KEY_STATS_PK: &str = "STATS#KEYS";
+pub const EVENT_PREFIX: &str = "EVT#";
+pub const DAY_PREFIX: &str = "DAY#";
+
+/// A raw item, or the primary key of one.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The primary key of an item.
+pub(crate) fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    Item::from([
+        (PK.to_owned(), AttributeValue::S(pk.into())),
+        (SK.to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
+/// The primary key of a user's item.
+pub(crate) fn profile_key(user_id: &UserId) -> Item {
+    item_key(user_pk(user_id), PROFILE)
+}
+
+pub fn user_pk(user_id: &UserId) -> String {
+    format!("USER#{user_id}")
+}
+
+pub fn demo_pk(group: &str) -> String {
+    format!("DEMO#{group}")
+}
+
+pub fn signup_pk(group: &str) -> String {
+    format!("SIGNUP#{group}")
+}
+
+pub fn day_sk(day: NaiveDate) -> String {
+    format!("{DAY_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+pub fn key_pk(key_id: &KeyId) -> String {
+    format!("KEY#{key_id}")
+}
+
+pub fn owner_pk(user_id: &UserId) -> String {
+    format!("OWNER#{user_id}")
+}
+
+/// gsi1 sort key of a key item: a user's keys sort by creation.
+pub fn owner_sk(created_at: &str, key_id: &KeyId) -> String {
+    format!("{created_at}#{key_id}")
+}
+
+/// gsi2 sort key of an unrevoked expiring key: the expired ones sort below now.
+pub fn expiring_sk(expires_at: &str, key_id: &KeyId) -> String {
+    format!("{expires_at}#{key_id}")
+}
+
+/// The usage partition of a user (`USAGE#<userId>`) or a demo caller (`USAGE#DEMO#<group>`).
+pub fn user_usage_pk(user_id: &UserId) -> String {
+    format!("USAGE#{user_id}")
+}
+
+pub fn demo_usage_pk(group: &str) -> String {
+    format!("USAGE#DEMO#{group}")
+}
+
+pub fn event_sk(at: &str, nonce: u32) -> String {
+    format!("{EVENT_PREFIX}{at}#{nonce:08x}")
+}
+
+pub fn usage_stats_pk(period: Period) -> String {
+    format!("STATS#USAGE#{}", period.label())
+}
+
+pub fn shard_sk(shard: u32) -> String {
+    format!("SHARD#{shard}")
+}
+
+pub fn audit_pk(user_id: &UserId) -> String {
+    format!("AUDIT#{user_id}")
+}
+
+pub fn audit_sk(at: &str, nonce: u32) -> String {
+    format!("{at}#{nonce:08x}")
+}
+
+pub fn alerts_pk(user_id: &UserId) -> String {
+    format!("ALERTS#{user_id}")
+}
+
+/// The sort-key prefix of a month's crossings.
+pub fn crossing_month_prefix(period: Period) -> String {
+    format!("QUOTA#{}#", period.label())
+}
+
+pub fn crossing_sk(period: Period, threshold: u8) -> String {
+    format!("{}{threshold:03}", crossing_month_prefix(period))
+}
