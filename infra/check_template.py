@@ -156,28 +156,24 @@ def main() -> int:
     ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
     args = ap.parse_args()
 
+    checks = [
+        ("refs", check_refs, "template.yaml references names that do not exist",
+         "{n} Ref/GetAtt/Sub targets in template.yaml exist"),
+        ("cors", check_cors, "the template's CorsConfiguration and shared/src/cors.rs disagree",
+         "{n} CorsConfiguration settings agree with shared/src/cors.rs"),
+    ]
     status = 0
-    fail = Failures()
-    n = check_refs(args.repo, fail)
-    if fail.items:
-        print("FAIL refs: template.yaml references names that do not exist:")
-        for item in fail.items:
-            print(f"  - {item}")
-        status = 1
-    else:
-        print(f"ok   refs: {n} Ref/GetAtt/Sub targets in template.yaml exist")
-
-    fail = Failures()
-    n = check_cors(args.repo, fail)
-    if fail.items:
-        print("FAIL cors: the template's CorsConfiguration and shared/src/cors.rs disagree:")
-        for item in fail.items:
-            print(f"  - {item}")
-        status = 1
-    else:
-        print(f"ok   cors: {n} CorsConfiguration settings agree with shared/src/cors.rs")
+    for name, check, failed, passed in checks:
+        fail = Failures()
+        n = check(args.repo, fail)
+        if fail.items:
+            print(f"FAIL {name}: {failed}:")
+            for item in fail.items:
+                print(f"  - {item}")
+            status = 1
+        else:
+            print(f"ok   {name}: {passed.format(n=n)}")
     return status
-
 
 if __name__ == "__main__":
     sys.exit(main())
