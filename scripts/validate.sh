@@ -105,7 +105,7 @@ run checkov "" checkov_summary
 run openapi "infra/openapi.yaml is valid OpenAPI 3.1 (openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION)" \
   "$VENV/bin/openapi-spec-validator" --schema 3.1 infra/openapi.yaml
 run examples "" "$PY" infra/check_examples.py infra/openapi.yaml
-run routes "" "$PY" infra/check_routes.py --repo "$ROOT"
+run template "" "$PY" infra/check_template.py --repo "$ROOT"
 run openapi-json "" "$PY" infra/openapi_json.py --check
 
 exit "$failed"

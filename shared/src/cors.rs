@@ -5,7 +5,7 @@
 //! list as `CORS_ALLOWED_ORIGINS`) answers preflights before any function runs and adds these
 //! headers itself. Locally `cargo lambda watch` runs with `--disable-cors`, so each function does
 //! the same through [`answer_preflight`] and [`decorate`]: one behaviour in both places. The methods,
-//! headers and max-age below are the ones the template states (infra/check_routes.py compares).
+//! headers and max-age below are the ones the template states (infra/check_template.py compares).
 //!
 //! CORS only tells a browser which pages may read our answers; it is not access control. A
 //! request without `Origin` (curl, servers) is served as before, and a disallowed origin's

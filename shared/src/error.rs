@@ -1,11 +1,12 @@
-//! The one API error type and the one place that turns it into an HTTP response.
-//! Internal details are logged here and never sent to the client.
+//! The one API error type: its variants, their statuses and JSON bodies, and the messages that
+//! more than one route gives (credentials required, administrator only, no such user). A leaf:
+//! the HTTP layer ([`crate::http::error_response`]) renders it, and the store converts its own
+//! errors into it; this module imports neither.
 use chrono::{DateTime, Utc};
-use lambda_http::http::{header, HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
+use lambda_http::http::StatusCode;
 use serde_json::json;
 
-use crate::domain::rfc3339;
+use crate::domain::{rfc3339, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,7 +24,7 @@ pub enum ApiError {
     NotFound(String),
     /// 405: the route exists with other methods.
     #[error("method {method} is not allowed on this path; allowed: {allow}")]
-    MethodNotAllowed { method: String, allow: &'static str },
+    MethodNotAllowed { method: String, allow: String },
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -60,6 +61,24 @@ impl ApiError {
         ApiError::Unauthorized("Invalid API key".to_owned())
     }
 
+    /// 401 for a route that needs a key holder or the administrator.
+    pub fn credentials_required() -> Self {
+        ApiError::Unauthorized(
+            "credentials required: send X-API-Key (your key) or Authorization: Bearer <admin token>"
+                .into(),
+        )
+    }
+
+    /// 403 for a key holder on a route or action that only the administrator may use.
+    pub fn admin_only() -> Self {
+        ApiError::Forbidden("this action is for the administrator only".into())
+    }
+
+    /// 404 for a user that does not exist, or that this caller may not see.
+    pub fn no_such_user(user_id: &UserId) -> Self {
+        ApiError::NotFound(format!("no user {user_id}"))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -91,51 +110,6 @@ impl ApiError {
             other => json!({ "success": false, "error": other.to_string() }),
         }
     }
-
-    /// The response for this error. Internal errors are logged with their detail here.
-    pub fn into_response(self) -> Response<Body> {
-        match &self {
-            ApiError::Internal(detail) => tracing::error!(detail = %detail, "internal error"),
-            ApiError::Unavailable { .. } => tracing::warn!("storage unavailable, answered 503"),
-            _ => {}
-        }
-        let mut response = crate::http::json_response(self.status(), &self.body());
-        let headers = response.headers_mut();
-        match &self {
-            ApiError::MethodNotAllowed { allow, .. } => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            ApiError::Unavailable {
-                retry_after_seconds,
-            }
-            | ApiError::RateLimited {
-                retry_after_seconds,
-                ..
-            } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
-            }
-            ApiError::Unauthorized(_) => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("ApiKey header=\"X-API-Key\""),
-                );
-            }
-            _ => {}
-        }
-        response
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(error: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
-        match error {
-            StoreError::Unavailable(_) => ApiError::Unavailable {
-                retry_after_seconds: 1,
-            },
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -161,22 +135,5 @@ mod tests {
         assert_eq!(body["error"], "Quota exceeded");
         assert_eq!(body["quota"], 1000);
         assert_eq!(body["resetDate"], "2026-12-01T00:00:00.000Z");
-    }
-
-    #[test]
-    fn statuses_follow_the_variants() {
-        let allow = ApiError::MethodNotAllowed {
-            method: "PUT".into(),
-            allow: "GET, POST, OPTIONS",
-        }
-        .into_response();
-        assert_eq!(allow.status(), 405);
-        assert_eq!(allow.headers()["allow"], "GET, POST, OPTIONS");
-        let unavailable = ApiError::Unavailable {
-            retry_after_seconds: 2,
-        }
-        .into_response();
-        assert_eq!(unavailable.status(), 503);
-        assert_eq!(unavailable.headers()["retry-after"], "2");
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! - [`config`]: typed configuration from the environment, read once per container;
 //! - [`domain`] and [`apikey`]: values parsed at the edge (user ids, tiers, periods, keys);
-//! - [`error`] and [`http`]: the one API error type, its JSON rendering, request parsing;
+//! - [`error`] and [`http`]: the one API error type; its JSON rendering, request parsing and
+//!   the route table type with its matcher;
+//! - [`guards`]: who may call a route (the administrator gate, a holder's own user);
 //! - [`cors`]: which web origins may read the API's answers (preflights, allow headers);
 //! - [`store`]: the DynamoDB table and every access pattern, one module per item;
 //! - [`auth`]: who is calling (keys verified, never metered); [`actor`]: who acted, for audit;
 //! - [`metering`]: the meter, which owns the quota decision; [`quota_alerts`]: its thresholds;
 //! - [`app`]: what a container builds once and every request borrows;
-//! - [`request_scope`] and [`ops_metrics`]: the request id on every log line, header and error
-//!   body, and the CloudWatch EMF metrics.
+//! - [`request_scope`] and [`ops_metrics`]: the one serve loop (request id on every log line,
+//!   header and error body; routing, CORS, timing, the request log line), and the CloudWatch
+//!   EMF metrics.
 pub mod actor;
 pub mod apikey;
 pub mod app;
@@ -20,6 +23,7 @@ pub mod config;
 pub mod cors;
 pub mod domain;
 pub mod error;
+pub mod guards;
 pub mod http;
 pub mod metering;
 pub mod ops_metrics;

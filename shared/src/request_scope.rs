@@ -1,14 +1,17 @@
-//! The request a function is serving: its id, the tracing span that puts the id on every log
-//! line, the `X-Request-Id` response header, and what the request's metrics need to know
-//! (function, route, caller tier). Every error body gets `requestId` here, on its way out. The
-//! scope is a task-local, so that the metering and authentication hooks reach it without a new
-//! parameter on every function.
+//! The request a function is serving, and the one serve loop every function runs it through
+//! ([`serve`]): its id, the tracing span that puts the id on every log line, the `X-Request-Id`
+//! and `X-Response-Time` response headers, the CORS preflight and decoration, the match against
+//! the function's route table, the rendering of its errors, the one request log line, and what
+//! the request's metrics need to know (function, route, caller tier). Every error body gets
+//! `requestId` here, on its way out. The scope is a task-local, so that the metering and
+//! authentication hooks reach it without a new parameter on every function.
 //!
 //! The id is API Gateway's request id (the one in its access log), else the Lambda invocation's,
 //! else a fresh random one; a client-sent `X-Request-Id` is never trusted (it could be made to
 //! collide with another request's, or carry anything into our logs).
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use lambda_http::http::{HeaderName, HeaderValue};
 use lambda_http::request::RequestContext;
@@ -17,6 +20,9 @@ use rand::Rng;
 use tracing::Instrument;
 
 use crate::actor::Actor;
+use crate::cors::{self, AllowedOrigins};
+use crate::error::ApiError;
+use crate::http::{self, routes, Matched, Route};
 use crate::ops_metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -73,17 +79,55 @@ pub fn note_tier(label: &'static str) {
     });
 }
 
-/// Runs one request of `function` inside its scope: every log line of `work` carries
-/// `span.request_id`, the response gets `X-Request-Id`, the request is counted, and the
-/// request's metrics are flushed as EMF lines once the response is ready.
-pub async fn serve<F>(function: &'static str, request: &Request, work: F) -> Response<Body>
+/// Serves one request of `function`: a CORS preflight is answered before any route; otherwise
+/// the request is matched against the function's route `table` (404 and 405 from the table) and `dispatch` answers
+/// the matched endpoint. Errors become their JSON response, the answer gets `X-Response-Time`
+/// and, for an allowed origin, the CORS headers, and the request is logged once; all of it
+/// inside the request's scope ([`in_scope`]).
+pub async fn serve<E, D, F>(
+    function: &'static str,
+    origins: &AllowedOrigins,
+    table: &'static [Route<E>],
+    request: &Request,
+    dispatch: D,
+) -> Response<Body>
+where
+    E: Copy,
+    D: FnOnce(Matched<E>) -> F,
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    in_scope(function, request, async {
+        let started = Instant::now();
+        let path = http::api_path(request);
+        let method = request.method();
+        let mut response = if cors::is_preflight(request) {
+            cors::answer_preflight(origins, request)
+        } else {
+            let answer = match routes::find(table, method, &path) {
+                Ok(matched) => dispatch(matched).await,
+                Err(unrouted) => Err(unrouted),
+            };
+            answer.unwrap_or_else(http::error_response)
+        };
+        http::set_response_time(&mut response, started);
+        cors::decorate(origins, request.headers(), &mut response);
+        http::log_request(function, method, &path, &response);
+        response
+    })
+    .await
+}
+
+/// Runs `work` for one request of `function` inside its scope: every log line of `work`
+/// carries `span.request_id`, the response gets `X-Request-Id`, the request is counted, and
+/// the request's metrics are flushed as EMF lines once the response is ready.
+async fn in_scope<F>(function: &'static str, request: &Request, work: F) -> Response<Body>
 where
     F: Future<Output = Response<Body>>,
 {
     let request_id = request_id_of(request);
     let scope = Arc::new(Scope {
         request_id: request_id.clone(),
-        client_ip: crate::http::client_ip(request),
+        client_ip: http::client_ip(request),
         actor: Mutex::new(None),
         tier: Mutex::new("none"),
     });
@@ -102,7 +146,7 @@ where
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     let tier = scope.tier.lock().map(|tier| *tier).unwrap_or("none");
-    let route = ops_metrics::route_label(request.method(), &crate::http::api_path(request));
+    let route = ops_metrics::route_label(request.method(), &http::api_path(request));
     ops_metrics::request(route, response.status(), tier);
     ops_metrics::flush(&request_id);
     response
@@ -191,7 +235,7 @@ mod tests {
             .uri("https://example.com/api/v1/keys")
             .body(Body::Empty)
             .unwrap();
-        let response = serve("keys", &request, async {
+        let response = in_scope("keys", &request, async {
             let id = request_id().expect("inside the scope");
             crate::http::json_response(
                 lambda_http::http::StatusCode::OK,

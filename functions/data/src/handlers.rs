@@ -11,79 +11,29 @@
 //! write and no upstream call, so repeating a failing query costs the caller nothing and us
 //! nothing either. (Charging it instead would bill a customer for a request we did not even
 //! try; refunding it would cost us a charge, a refund and three usage writes each time.)
-use harmonic_shared::auth::Caller;
-use harmonic_shared::cors;
+use harmonic_shared::config::Config;
 use harmonic_shared::domain::rfc3339;
-use harmonic_shared::http::{
-    api_path, body_bytes, client_ip, json_response, log_request, method_not_allowed, path_segments,
-    query_param, respond, route_not_found,
-};
-use harmonic_shared::lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use harmonic_shared::guards::require_admin;
+use harmonic_shared::http::{body_bytes, client_ip, error_response, json_response, query_param};
+use harmonic_shared::lambda_http::http::{header, HeaderName, HeaderValue, StatusCode};
 use harmonic_shared::lambda_http::{Body, Request, Response};
-use harmonic_shared::metering::{response_time_header, Charge, QuotaState};
+use harmonic_shared::metering::{Charge, QuotaState};
 use harmonic_shared::store::UsageEvent;
-use harmonic_shared::{request_scope, ApiError, App};
-use serde_json::json;
+use harmonic_shared::{ApiError, App};
+use serde_json::{json, Value};
 use std::time::Instant;
 
 use crate::idempotency::{self, Begun};
 use crate::model::SourceFailure;
 use crate::request::DataRequest;
-use crate::sources::Sources;
-
-/// What a data container builds once: the shared app and the sources (HTTP client, caches).
-pub struct DataApp {
-    pub app: App,
-    pub sources: Sources,
-    started: Instant,
-}
-
-impl DataApp {
-    pub fn new(app: App, sources: Sources) -> Self {
-        Self {
-            app,
-            sources,
-            started: Instant::now(),
-        }
-    }
-}
+use crate::DataApp;
 
 const ENDPOINT: &str = "/api/v1/data";
 
-/// One request in, one response out: every error becomes its JSON response here.
-pub async fn handle(state: &DataApp, request: Request) -> Response<Body> {
-    request_scope::serve("data", &request, handle_in_scope(state, &request)).await
-}
-
-async fn handle_in_scope(state: &DataApp, request: &Request) -> Response<Body> {
+/// `POST /api/v1/data`. Its answers are built here rather than through `?`: a refusal at the
+/// quota carries the quota headers, and a retry's replay is a stored response.
+pub async fn query(state: &DataApp, request: &Request) -> Response<Body> {
     let started = Instant::now();
-    let path = api_path(request);
-    let method = request.method().clone();
-    let cors_origins = &state.app.config.cors_allowed_origins;
-    let mut response = match path_segments(&path).as_slice() {
-        _ if cors::is_preflight(request) => cors::answer_preflight(cors_origins, request),
-        ["data"] => match method {
-            Method::POST => query(state, request, started).await,
-            Method::GET => respond(status_routes(state, request).await),
-            Method::DELETE => respond(clear_cache(state, request).await),
-            Method::OPTIONS => options(&state.app),
-            _ => method_not_allowed(&method, "GET, POST, DELETE, OPTIONS").into_response(),
-        },
-        ["openapi.json"] => match method {
-            Method::GET => crate::openapi::response(),
-            _ => method_not_allowed(&method, "GET").into_response(),
-        },
-        _ => route_not_found(&path).into_response(),
-    };
-    let (name, value) = response_time_header(started);
-    response.headers_mut().insert(name, value);
-    cors::decorate(cors_origins, request.headers(), &mut response);
-    log_request("data", &method, &path, &response);
-    response
-}
-
-/// `POST /api/v1/data`.
-async fn query(state: &DataApp, request: &Request, started: Instant) -> Response<Body> {
     let app = &state.app;
     // 1. Who is calling (warm: no I/O; cold: one read and bcrypt). 401 is not counted.
     let caller = match app
@@ -91,16 +41,16 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         .await
     {
         Ok(caller) => caller,
-        Err(error) => return error.into_response(),
+        Err(error) => return error_response(error),
     };
     // 2. Validate before counting: a 4xx for bad input is free.
     let bytes = match body_bytes(request) {
         Ok(bytes) => bytes,
-        Err(error) => return error.into_response(),
+        Err(error) => return error_response(error),
     };
     let data_request = match DataRequest::parse(bytes) {
         Ok(parsed) => parsed,
-        Err(error) => return ApiError::BadRequest(error.message().to_owned()).into_response(),
+        Err(error) => return error_response(ApiError::BadRequest(error.message().to_owned())),
     };
     // 3. Known to fail for this query? Answer without metering: no write, no upstream call.
     if let Some(failures) = state.sources.known_failures(&data_request).await {
@@ -110,7 +60,7 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
     let claim = match idempotency::begin(app, &caller, request.headers(), bytes).await {
         Ok(Begun::Fresh(claim)) => claim,
         Ok(Begun::Replay(response)) => return response,
-        Err(error) => return error.into_response(),
+        Err(error) => return error_response(error),
     };
     // 4. Count it, or refuse at the limit: one conditional update.
     let charge = match app.charge(&caller).await {
@@ -118,7 +68,7 @@ async fn query(state: &DataApp, request: &Request, started: Instant) -> Response
         Err(refusal) => {
             idempotency::release(app, claim).await;
             let exceeded = matches!(refusal.error, ApiError::QuotaExceeded { .. });
-            let mut response = refusal.error.into_response();
+            let mut response = error_response(refusal.error);
             if let Some(quota) = refusal.state {
                 add_quota_headers(&mut response, &quota, app, exceeded);
             }
@@ -258,31 +208,15 @@ async fn record(
     app.record(charge, event).await;
 }
 
-async fn require_admin(app: &App, request: &Request) -> Result<(), ApiError> {
-    match app
-        .auth
-        .authenticate(request.headers(), app.clock.now())
-        .await?
-    {
-        Caller::Admin => Ok(()),
-        Caller::Anonymous => Err(ApiError::Unauthorized(
-            "this action needs Authorization: Bearer <admin token>".into(),
-        )),
-        Caller::Holder { .. } => Err(ApiError::Forbidden(
-            "this action is for the administrator only".into(),
-        )),
-    }
-}
-
 /// `GET /api/v1/data?action=status|sources|health|stats`.
-async fn status_routes(state: &DataApp, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn status_routes(state: &DataApp, request: &Request) -> Result<Response<Body>, ApiError> {
     let action = query_param(request, "action").unwrap_or_else(|| "status".to_owned());
     let body = match action.as_str() {
         "status" | "health" => json!({
             "status": "ok",
             "service": "HARMONIC API — data",
             "version": env!("CARGO_PKG_VERSION"),
-            "uptimeSeconds": state.started.elapsed().as_secs(),
+            "uptimeSeconds": state.uptime_seconds(),
             "demoMode": state.app.config.demo_mode,
             "sources": state.sources.catalogue().iter().map(|s| s.name).collect::<Vec<_>>(),
             "timestamp": rfc3339(state.app.clock.now()),
@@ -290,7 +224,7 @@ async fn status_routes(state: &DataApp, request: &Request) -> Result<Response<Bo
         "sources" => json!({ "sources": state.sources.catalogue() }),
         "stats" => {
             require_admin(&state.app, request).await?;
-            json!({ "sources": state.sources.stats(), "uptimeSeconds": state.started.elapsed().as_secs() })
+            json!({ "sources": state.sources.stats(), "uptimeSeconds": state.uptime_seconds() })
         }
         other => {
             return Err(ApiError::BadRequest(format!(
@@ -303,7 +237,7 @@ async fn status_routes(state: &DataApp, request: &Request) -> Result<Response<Bo
 }
 
 /// `DELETE /api/v1/data?action=cache` (admin): empties this container's source caches.
-async fn clear_cache(state: &DataApp, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn clear_cache(state: &DataApp, request: &Request) -> Result<Response<Body>, ApiError> {
     match query_param(request, "action").as_deref() {
         Some("cache") => {}
         _ => {
@@ -323,17 +257,17 @@ async fn clear_cache(state: &DataApp, request: &Request) -> Result<Response<Body
 }
 
 /// `OPTIONS /api/v1/data`: authentication, quotas, sources, examples and headers.
-fn options(app: &App) -> Response<Body> {
-    let documentation = json!({
+pub fn documentation(config: &Config) -> Value {
+    json!({
         "service": "HARMONIC API — data",
         "endpoint": "POST /api/v1/data",
         "authentication": {
             "apiKey": "X-API-Key: hm_<32 letters and digits>",
-            "demoMode": if app.config.demo_mode { "on: requests without a key are served with the Free quota per client IP (X-Demo-Mode: true)" } else { "off: a key is required" }
+            "demoMode": if config.demo_mode { "on: requests without a key are served with the Free quota per client IP (X-Demo-Mode: true)" } else { "off: a key is required" }
         },
         "quotas": {
-            "free": app.config.free_monthly_quota,
-            "pro": app.config.pro_monthly_quota,
+            "free": config.free_monthly_quota,
+            "pro": config.pro_monthly_quota,
             "enterprise": "unlimited",
             "period": "calendar month, UTC; resets 00:00 UTC on the 1st"
         },
@@ -361,11 +295,5 @@ fn options(app: &App) -> Response<Body> {
             {"method": "GET", "path": "/api/v1/openapi.json", "returns": "the OpenAPI 3.1 document of the whole API"}
         ],
         "idempotency": "Idempotency-Key: \"<unique value, e.g. a UUID>\" (draft-ietf-httpapi-idempotency-key-header): a retry with the same key and body within 24 h replays the first answer (Idempotent-Replayed: true) and is not charged; 409 while the first is served, 422 for the same key with another body"
-    });
-    let mut response = json_response(StatusCode::OK, &documentation);
-    response.headers_mut().insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
-    );
-    response
+    })
 }

@@ -9,6 +9,7 @@
 //! touches another's record. Only a charged `200` is kept: a request that was not charged
 //! (429, 502, 503) gives its key back, so its retry is served (and charged) afresh.
 //! Without the header nothing here runs: no read, no write.
+use harmonic_shared::http::error_response;
 use harmonic_shared::lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use harmonic_shared::lambda_http::{Body, Response};
 use harmonic_shared::metering::MeteredCaller;
@@ -142,10 +143,9 @@ pub async fn begin(
     }
     match existing {
         ExistingRecord::Pending { locked_until, .. } => {
-            let mut response = ApiError::Conflict(
+            let mut response = error_response(ApiError::Conflict(
                 "a request with this Idempotency-Key is still being served; retry shortly to get its response".into(),
-            )
-            .into_response();
+            ));
             let wait = (locked_until - now).clamp(1, LOCK_SECONDS);
             response
                 .headers_mut()

@@ -1,6 +1,7 @@
 //! The data function: `POST /api/v1/data` (metered) and its status and admin routes.
 //!
-//! - [`handlers`]: the HTTP layer: authentication, validation, metering, headers;
+//! - this file: the route table ([`ROUTES`]) and the dispatch of its endpoints;
+//! - [`handlers`]: the endpoints: authentication, validation, metering, headers;
 //! - [`idempotency`]: the `Idempotency-Key` header: retries replayed, not charged again;
 //! - [`model`]: the shared vocabulary: source kinds, modes, per-source outcomes;
 //! - [`request`]: the request body parsed into a [`request::DataRequest`];
@@ -17,4 +18,85 @@ pub mod render;
 pub mod request;
 pub mod sources;
 
-pub use handlers::{handle, DataApp};
+use harmonic_shared::http::{Matched, Route};
+use harmonic_shared::lambda_http::http::Method;
+use harmonic_shared::lambda_http::{Body, Request, Response};
+use harmonic_shared::{request_scope, ApiError, App};
+use std::time::Instant;
+
+use crate::sources::Sources;
+
+/// What a data container builds once: the shared app and the sources (HTTP client, caches).
+pub struct DataApp {
+    pub app: App,
+    pub sources: Sources,
+    started: Instant,
+}
+
+impl DataApp {
+    pub fn new(app: App, sources: Sources) -> Self {
+        Self {
+            app,
+            sources,
+            started: Instant::now(),
+        }
+    }
+
+    /// How long this container has served.
+    fn uptime_seconds(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
+/// What a data route is dispatched to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Status,
+    Query,
+    ClearCache,
+    Documentation,
+    OpenApiDocument,
+}
+
+/// The data function's routes: the one table that matching, `Allow` and `OPTIONS` read, and
+/// that infra/template.yaml, infra/openapi.yaml and the watch router are checked against.
+pub const ROUTES: &[Route<Endpoint>] = &[
+    Route {
+        path: "/api/v1/data",
+        methods: &[
+            (Method::GET, Endpoint::Status),
+            (Method::POST, Endpoint::Query),
+            (Method::DELETE, Endpoint::ClearCache),
+            (Method::OPTIONS, Endpoint::Documentation),
+        ],
+    },
+    Route {
+        path: "/api/v1/openapi.json",
+        methods: &[(Method::GET, Endpoint::OpenApiDocument)],
+    },
+];
+
+/// One request in, one response out, through the shared serve loop.
+pub async fn handle(state: &DataApp, request: Request) -> Response<Body> {
+    let origins = &state.app.config.cors_allowed_origins;
+    request_scope::serve("data", origins, ROUTES, &request, |matched| {
+        dispatch(state, &request, matched)
+    })
+    .await
+}
+
+async fn dispatch(
+    state: &DataApp,
+    request: &Request,
+    matched: Matched<Endpoint>,
+) -> Result<Response<Body>, ApiError> {
+    match matched.endpoint {
+        Endpoint::Query => Ok(handlers::query(state, request).await),
+        Endpoint::Status => handlers::status_routes(state, request).await,
+        Endpoint::ClearCache => handlers::clear_cache(state, request).await,
+        Endpoint::Documentation => Ok(matched
+            .route
+            .documentation(&handlers::documentation(&state.app.config))),
+        Endpoint::OpenApiDocument => Ok(openapi::response()),
+    }
+}

@@ -1,11 +1,9 @@
-//! `OPTIONS` on the keys routes: what a developer needs to call them.
-use harmonic_shared::http::json_response;
-use harmonic_shared::lambda_http::http::{header, HeaderValue, StatusCode};
-use harmonic_shared::lambda_http::{Body, Response};
-use serde_json::json;
+//! `OPTIONS` on the keys routes: what a developer needs to call them (the answer's `Allow` is
+//! the matched route's, from the route table).
+use serde_json::{json, Value};
 
-pub fn options() -> Response<Body> {
-    let documentation = json!({
+pub fn documentation() -> Value {
+    json!({
         "service": "HARMONIC API — keys",
         "authentication": {
             "admin": "Authorization: Bearer <admin token>",
@@ -24,11 +22,5 @@ pub fn options() -> Response<Body> {
             {"method": "POST", "path": "/api/v1/keys/{id}/rotate", "body": {"revokeOld": "boolean, default true", "gracePeriodSeconds": "0..86400, default 0"}, "returns": "201 with the new key, shown once"}
         ],
         "errors": "JSON {\"success\": false, \"error\": \"...\"}; another user's key answers 404"
-    });
-    let mut response = json_response(StatusCode::OK, &documentation);
-    response.headers_mut().insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
-    );
-    response
+    })
 }

@@ -1,8 +1,10 @@
-//! The JSON shapes of the keys API. The key itself appears only in [`created`]; the hash never.
+//! The JSON shapes of the keys API, and the `no-store` of an answer that shows a key. The key itself appears only in [`created`]; the hash never.
 use chrono::{DateTime, Utc};
 use harmonic_shared::apikey::PresentedKey;
 use harmonic_shared::config::Config;
 use harmonic_shared::domain::Tier;
+use harmonic_shared::lambda_http::http::{header, HeaderValue};
+use harmonic_shared::lambda_http::{Body, Response};
 use harmonic_shared::store::{KeyRecord, UserRecord};
 use serde_json::{json, Value};
 
@@ -48,4 +50,12 @@ pub fn summary(record: &KeyRecord, user: Option<&UserRecord>, now: DateTime<Utc>
         "isActive": user.is_some_and(|u| u.key_is_live(&record.key_id, now)),
         "revokedAt": record.revoked_at,
     })
+}
+
+/// A response that shows a key: no cache may keep it.
+pub fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -28,18 +28,13 @@ pub fn page() -> Response<Body> {
 }
 
 /// `OPTIONS /dashboard`: what the page is, as JSON like every other resource.
-pub fn options() -> Response<Body> {
-    let documentation = serde_json::json!({
+pub fn documentation() -> serde_json::Value {
+    serde_json::json!({
         "service": "HARMONIC API — dashboard",
         "endpoints": [
             {"method": "GET", "path": "/dashboard", "returns": "the usage dashboard (HTML): quota, daily chart, breakdowns, latest requests, keys; asks for an API key, kept in the tab's sessionStorage only"}
         ]
-    });
-    let mut response = harmonic_shared::http::json_response(StatusCode::OK, &documentation);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, OPTIONS"));
-    response
+    })
 }
 
 #[cfg(test)]

@@ -12,14 +12,14 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use harmonic_shared::auth::Caller;
 use harmonic_shared::domain::{truncate_for_message, Period, UserId};
+use harmonic_shared::guards::{named_user, own_or_named_user};
+use harmonic_shared::http::query::{decode_cursor, encode_cursor, query_int};
 use harmonic_shared::http::query_param;
 use harmonic_shared::lambda_http::http::{header, HeaderName, HeaderValue, StatusCode};
 use harmonic_shared::lambda_http::{Body, Request, Response};
 use harmonic_shared::store::{DailyCounters, Subject};
 use harmonic_shared::{ApiError, App};
 use std::collections::{BTreeMap, BTreeSet};
-
-use crate::params;
 
 /// `month=YYYY-MM`, parsed and checked against the retention window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,28 +101,11 @@ pub async fn export(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let now = app.clock.now();
-    let requested = params::user_id(request)?;
-    let scope = match caller {
-        Caller::Anonymous => {
-            return Err(ApiError::Unauthorized(
-                "credentials required: send X-API-Key (your key) or Authorization: Bearer <admin token>".into(),
-            ))
-        }
-        Caller::Holder { user, .. } => match requested {
-            Some(other) if other != user.user_id => {
-                return Err(ApiError::NotFound(format!("no user {other}")))
-            }
-            _ => Scope::User(user.user_id),
-        },
-        Caller::Admin => match requested {
-            Some(user_id) => {
-                if app.store.get_user(&user_id).await?.is_none() {
-                    return Err(ApiError::NotFound(format!("no user {user_id}")));
-                }
-                Scope::User(user_id)
-            }
-            None => Scope::AllUsers,
-        },
+    let named = named_user(request)?;
+    let scope = match (&caller, named) {
+        // The administrator without a user id exports every user.
+        (Caller::Admin, None) => Scope::AllUsers,
+        (_, named) => Scope::User(own_or_named_user(app, caller, named).await?.user_id),
     };
     let month = match query_param(request, "month") {
         Some(raw) => ExportMonth::parse(raw.trim(), now, app.config.usage_retention_days)?,
@@ -139,8 +122,8 @@ pub async fn export(
             (rows, None, user_id.to_string())
         }
         Scope::AllUsers => {
-            let limit = params::bounded(request, "limit", 100, 1, 100)?;
-            let after = params::decode_cursor(request, |text| UserId::parse(text).is_ok())?
+            let limit = query_int(request, "limit", 100, 1..=100)?;
+            let after = decode_cursor(request, |text| UserId::parse(text).is_ok())?
                 .map(|text| UserId::parse(&text).map_err(ApiError::BadRequest))
                 .transpose()?;
             let (users, next) = app.store.users_page(limit as i32, after.as_ref()).await?;
@@ -178,7 +161,7 @@ pub async fn export(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     if let Some(next) = next {
-        if let Ok(value) = HeaderValue::from_str(&params::encode_cursor(next.as_str())) {
+        if let Ok(value) = HeaderValue::from_str(&encode_cursor(next.as_str())) {
             headers.insert(HeaderName::from_static("x-next-cursor"), value);
         }
     }

@@ -2,125 +2,115 @@
 //! administrator sees any user and the totals.
 use chrono::{Duration, NaiveDate};
 use harmonic_shared::auth::Caller;
+use harmonic_shared::config::Config;
 use harmonic_shared::domain::{rfc3339, Period, UserId};
+use harmonic_shared::guards::{ensure_admin, named_user, own_or_named_user, require_admin};
 use harmonic_shared::http::json_response;
-use harmonic_shared::lambda_http::http::{header, HeaderValue, StatusCode};
+use harmonic_shared::http::query::{decode_cursor, encode_cursor, query_int};
+use harmonic_shared::lambda_http::http::StatusCode;
 use harmonic_shared::lambda_http::{Body, Request, Response};
 use harmonic_shared::metering::QuotaState;
-use harmonic_shared::store::{CallCounters, DailyCounters, Store, Subject, UserRecord};
+use harmonic_shared::store::{CallCounters, DailyCounters, Store, Subject};
 use harmonic_shared::{ApiError, App};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-use crate::params::{self, Action};
-
-fn credentials_required() -> ApiError {
-    ApiError::Unauthorized(
-        "credentials required: send X-API-Key (your key) or Authorization: Bearer <admin token>"
-            .into(),
-    )
-}
-
-fn admin_only() -> ApiError {
-    ApiError::Forbidden("this action is for the administrator only".into())
-}
-
-fn no_such_user(user_id: &UserId) -> ApiError {
-    ApiError::NotFound(format!("no user {user_id}"))
-}
-
-/// The user whose usage is asked for, if the caller may see it.
-async fn target_user(app: &App, caller: Caller, request: &Request) -> Result<UserRecord, ApiError> {
-    let requested = params::user_id(request)?;
-    match caller {
-        Caller::Anonymous => Err(credentials_required()),
-        Caller::Holder { user, .. } => match requested {
-            Some(other) if other != user.user_id => Err(no_such_user(&other)),
-            _ => Ok(*user),
-        },
-        Caller::Admin => {
-            let user_id = requested.ok_or_else(|| {
-                ApiError::BadRequest("the administrator names the user: ?userId=<user id>".into())
-            })?;
-            app.store
-                .get_user(&user_id)
-                .await?
-                .ok_or_else(|| no_such_user(&user_id))
-        }
-    }
-}
+use crate::action::Action;
 
 /// `GET /api/v1/usage?action=...`.
 pub async fn get(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let action = Action::parse(request)?;
     // A malformed paging parameter is refused whichever action it came with, never ignored.
-    params::bounded(request, "limit", 1, 1, 100)?;
-    params::bounded(request, "days", 1, 1, 90)?;
+    query_int(request, "limit", 1, 1..=100)?;
+    query_int(request, "days", 1, 1..=90)?;
     let now = app.clock.now();
     let period = Period::containing(now);
     let caller = app.auth.authenticate(request.headers(), now).await?;
-    if action == Action::Export {
-        return crate::export::export(app, caller, request).await;
-    }
-    if matches!(action, Action::All | Action::Stats) {
-        match caller {
-            Caller::Admin => {}
-            Caller::Anonymous => return Err(credentials_required()),
-            Caller::Holder { .. } => return Err(admin_only()),
-        }
-        return match action {
-            Action::All => all_users(app, request, period).await,
-            _ => totals(app, period).await,
-        };
-    }
-    let user = target_user(app, caller, request).await?;
-    let subject = Subject::User(user.user_id.clone());
     let body = match action {
-        Action::History => {
-            let limit = params::bounded(request, "limit", 20, 1, 100)?;
-            let cursor = params::decode_cursor(request, Store::is_event_sort_key)?;
-            let (events, next) = app
-                .store
-                .usage_history(&subject, limit as i32, cursor.as_deref())
-                .await?;
-            json!({
-                "userId": user.user_id,
-                "count": events.len(),
-                "history": events,
-                "nextCursor": next.as_deref().map(params::encode_cursor),
-            })
+        Action::Export => return crate::export::export(app, caller, request).await,
+        Action::All => {
+            ensure_admin(&caller)?;
+            return all_users(app, request, period).await;
         }
-        Action::Analytics | Action::Sources | Action::Endpoints | Action::Breakdown => {
-            let days = params::bounded(request, "days", 30, 1, 90)?;
-            let to = now.date_naive();
-            let from = to - Duration::days(days - 1);
-            let counters = app.store.daily_counters(&subject, from, to).await?;
-            let window = json!({ "from": from, "to": to, "days": days });
-            match action {
-                Action::Analytics => analytics(&user.user_id, window, &counters, from, to),
-                Action::Sources => breakdown(&user.user_id, window, "sources", &counters, |day| {
-                    &day.sources
-                }),
-                Action::Breakdown => {
-                    let mut both =
-                        breakdown(&user.user_id, window.clone(), "sources", &counters, |day| {
-                            &day.sources
-                        });
-                    both["endpoints"] =
-                        breakdown(&user.user_id, window, "endpoints", &counters, |day| {
-                            &day.endpoints
-                        })["endpoints"]
-                            .take();
-                    both
-                }
-                _ => breakdown(&user.user_id, window, "endpoints", &counters, |day| {
-                    &day.endpoints
-                }),
-            }
+        Action::Stats => {
+            ensure_admin(&caller)?;
+            return totals(app, period).await;
         }
-        _ => app.quota_status_json(&user, period).await?,
+        Action::Current => {
+            let user = own_or_named_user(app, caller, named_user(request)?).await?;
+            app.quota_status_json(&user, period).await?
+        }
+        Action::History => history(app, request, caller).await?,
+        Action::Analytics => daily(app, request, caller, DailyView::Analytics).await?,
+        Action::Sources => daily(app, request, caller, DailyView::Sources).await?,
+        Action::Endpoints => daily(app, request, caller, DailyView::Endpoints).await?,
+        Action::Breakdown => daily(app, request, caller, DailyView::Breakdown).await?,
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `action=history`: the user's usage events, newest first, a page at a time.
+async fn history(app: &App, request: &Request, caller: Caller) -> Result<Value, ApiError> {
+    let user = own_or_named_user(app, caller, named_user(request)?).await?;
+    let limit = query_int(request, "limit", 20, 1..=100)?;
+    let cursor = decode_cursor(request, Store::is_event_sort_key)?;
+    let (events, next) = app
+        .store
+        .usage_history(
+            &Subject::User(user.user_id.clone()),
+            limit as i32,
+            cursor.as_deref(),
+        )
+        .await?;
+    Ok(json!({
+        "userId": user.user_id,
+        "count": events.len(),
+        "history": events,
+        "nextCursor": next.as_deref().map(encode_cursor),
+    }))
+}
+
+/// The views of the user's day counters over a window of `days`.
+enum DailyView {
+    Analytics,
+    Sources,
+    Endpoints,
+    /// Sources and endpoints together.
+    Breakdown,
+}
+
+async fn daily(
+    app: &App,
+    request: &Request,
+    caller: Caller,
+    view: DailyView,
+) -> Result<Value, ApiError> {
+    let user = own_or_named_user(app, caller, named_user(request)?).await?;
+    let days = query_int(request, "days", 30, 1..=90)?;
+    let to = app.clock.now().date_naive();
+    let from = to - Duration::days(days - 1);
+    let counters = app
+        .store
+        .daily_counters(&Subject::User(user.user_id.clone()), from, to)
+        .await?;
+    let window = json!({ "from": from, "to": to, "days": days });
+    let user_id = &user.user_id;
+    let sources = |window| breakdown(user_id, window, "sources", &counters, |day| &day.sources);
+    let endpoints = |window| {
+        breakdown(user_id, window, "endpoints", &counters, |day| {
+            &day.endpoints
+        })
+    };
+    Ok(match view {
+        DailyView::Analytics => analytics(user_id, window, &counters, from, to),
+        DailyView::Sources => sources(window),
+        DailyView::Endpoints => endpoints(window),
+        DailyView::Breakdown => {
+            let mut both = sources(window.clone());
+            both["endpoints"] = endpoints(window)["endpoints"].take();
+            both
+        }
+    })
 }
 
 fn average(total_ms: f64, count: u64) -> f64 {
@@ -214,8 +204,8 @@ async fn all_users(
     request: &Request,
     period: Period,
 ) -> Result<Response<Body>, ApiError> {
-    let limit = params::bounded(request, "limit", 50, 1, 100)?;
-    let after = params::decode_cursor(request, |text| UserId::parse(text).is_ok())?
+    let limit = query_int(request, "limit", 50, 1..=100)?;
+    let after = decode_cursor(request, |text| UserId::parse(text).is_ok())?
         .map(|text| UserId::parse(&text).map_err(ApiError::BadRequest))
         .transpose()?;
     let (users, next) = app.store.users_page(limit as i32, after.as_ref()).await?;
@@ -228,7 +218,7 @@ async fn all_users(
         &json!({
             "count": rows.len(),
             "users": rows,
-            "nextCursor": next.map(|id| params::encode_cursor(id.as_str())),
+            "nextCursor": next.map(|id| encode_cursor(id.as_str())),
         }),
     ))
 }
@@ -251,19 +241,15 @@ async fn totals(app: &App, period: Period) -> Result<Response<Body>, ApiError> {
 
 /// `DELETE /api/v1/usage?userId=` (admin): the user's current month starts again from zero.
 pub async fn reset(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    require_admin(app, request).await?;
     let now = app.clock.now();
-    match app.auth.authenticate(request.headers(), now).await? {
-        Caller::Admin => {}
-        Caller::Anonymous => return Err(credentials_required()),
-        Caller::Holder { .. } => return Err(admin_only()),
-    }
-    let user_id = params::user_id(request)?
+    let user_id = named_user(request)?
         .ok_or_else(|| ApiError::BadRequest("name the user to reset: ?userId=<user id>".into()))?;
     let period = Period::containing(now);
     match app.store.reset_month(&user_id, period).await {
         Ok(()) => {}
         Err(harmonic_shared::store::StoreError::ConditionFailed) => {
-            return Err(no_such_user(&user_id))
+            return Err(ApiError::no_such_user(&user_id))
         }
         Err(other) => return Err(other.into()),
     }
@@ -281,9 +267,9 @@ pub async fn reset(app: &App, request: &Request) -> Result<Response<Body>, ApiEr
     ))
 }
 
-/// `OPTIONS /api/v1/usage`.
-pub fn options() -> Response<Body> {
-    let documentation = json!({
+/// `OPTIONS /api/v1/usage`, with the quotas this deployment is configured with.
+pub fn documentation(config: &Config) -> Value {
+    json!({
         "service": "HARMONIC API — usage",
         "authentication": "X-API-Key (your own user) or Authorization: Bearer <admin token> (any user, with userId)",
         "endpoints": [
@@ -299,13 +285,7 @@ pub fn options() -> Response<Body> {
             {"method": "DELETE", "path": "/api/v1/usage?userId=", "returns": "resets the user's current month (admin)"},
             {"method": "GET", "path": "/dashboard", "returns": "the usage dashboard page (HTML) for a key holder"}
         ],
-        "quotas": {"free": "FREE_MONTHLY_QUOTA (1000)", "pro": "PRO_MONTHLY_QUOTA (10000)", "enterprise": "unlimited"},
+        "quotas": {"free": config.free_monthly_quota, "pro": config.pro_monthly_quota, "enterprise": "unlimited"},
         "reset": "00:00 UTC on the 1st of each month"
-    });
-    let mut response = json_response(StatusCode::OK, &documentation);
-    response.headers_mut().insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, DELETE, OPTIONS"),
-    );
-    response
+    })
 }

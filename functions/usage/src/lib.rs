@@ -10,54 +10,69 @@
 //! | OPTIONS | /api/v1/usage | anyone: JSON documentation |
 //! | GET | /dashboard | anyone: the usage dashboard page (HTML; it calls the API with the visitor's key) |
 //! | OPTIONS | /dashboard | anyone: JSON documentation |
+mod action;
 mod dashboard;
 mod export;
 mod handlers;
-mod params;
 
-use harmonic_shared::cors;
-use harmonic_shared::http::{
-    api_path, log_request, method_not_allowed, path_segments, respond, route_not_found,
-};
+use harmonic_shared::http::{Matched, Route};
 use harmonic_shared::lambda_http::http::Method;
 use harmonic_shared::lambda_http::{Body, Request, Response};
 use harmonic_shared::{request_scope, ApiError, App};
 
-/// One request in, one response out: every error becomes its JSON response here.
+/// What a usage route is dispatched to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ReadUsage,
+    ResetMonth,
+    UsageDocumentation,
+    DashboardPage,
+    DashboardDocumentation,
+}
+
+/// The usage function's routes: the one table that matching, `Allow` and `OPTIONS` read, and
+/// that infra/template.yaml, infra/openapi.yaml and the watch router are checked against.
+pub const ROUTES: &[Route<Endpoint>] = &[
+    Route {
+        path: "/api/v1/usage",
+        methods: &[
+            (Method::GET, Endpoint::ReadUsage),
+            (Method::DELETE, Endpoint::ResetMonth),
+            (Method::OPTIONS, Endpoint::UsageDocumentation),
+        ],
+    },
+    Route {
+        path: "/dashboard",
+        methods: &[
+            (Method::GET, Endpoint::DashboardPage),
+            (Method::OPTIONS, Endpoint::DashboardDocumentation),
+        ],
+    },
+];
+
+/// One request in, one response out, through the shared serve loop.
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
-    request_scope::serve("usage", &request, async {
-        let path = api_path(&request);
-        let method = request.method().clone();
-        let mut response = respond(route(app, &request, &path).await);
-        cors::decorate(
-            &app.config.cors_allowed_origins,
-            request.headers(),
-            &mut response,
-        );
-        log_request("usage", &method, &path, &response);
-        response
+    let origins = &app.config.cors_allowed_origins;
+    request_scope::serve("usage", origins, ROUTES, &request, |matched| {
+        dispatch(app, &request, matched)
     })
     .await
 }
 
-async fn route(app: &App, request: &Request, path: &str) -> Result<Response<Body>, ApiError> {
-    let method = request.method();
-    match path_segments(path).as_slice() {
-        _ if cors::is_preflight(request) => Ok(cors::answer_preflight(
-            &app.config.cors_allowed_origins,
-            request,
-        )),
-        ["usage"] => match *method {
-            Method::GET => handlers::get(app, request).await,
-            Method::DELETE => handlers::reset(app, request).await,
-            Method::OPTIONS => Ok(handlers::options()),
-            _ => Err(method_not_allowed(method, "GET, DELETE, OPTIONS")),
-        },
-        ["dashboard"] => match *method {
-            Method::GET => Ok(dashboard::page()),
-            Method::OPTIONS => Ok(dashboard::options()),
-            _ => Err(method_not_allowed(method, "GET, OPTIONS")),
-        },
-        _ => Err(route_not_found(path)),
+async fn dispatch(
+    app: &App,
+    request: &Request,
+    matched: Matched<Endpoint>,
+) -> Result<Response<Body>, ApiError> {
+    match matched.endpoint {
+        Endpoint::ReadUsage => handlers::get(app, request).await,
+        Endpoint::ResetMonth => handlers::reset(app, request).await,
+        Endpoint::UsageDocumentation => Ok(matched
+            .route
+            .documentation(&handlers::documentation(&app.config))),
+        Endpoint::DashboardPage => Ok(dashboard::page()),
+        Endpoint::DashboardDocumentation => {
+            Ok(matched.route.documentation(&dashboard::documentation()))
+        }
     }
 }

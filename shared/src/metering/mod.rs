@@ -8,7 +8,7 @@
 //! saw for each key (its assumption for the next condition). Authentication only proves keys.
 mod state;
 
-pub use state::{response_time_header, QuotaState};
+pub use state::QuotaState;
 
 use lambda_http::http::HeaderMap;
 use moka::future::Cache;

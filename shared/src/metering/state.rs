@@ -78,16 +78,6 @@ impl QuotaState {
     }
 }
 
-/// `X-Response-Time` as `12.34ms`.
-pub fn response_time_header(started: std::time::Instant) -> (HeaderName, HeaderValue) {
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    (
-        HeaderName::from_static("x-response-time"),
-        HeaderValue::from_str(&format!("{millis:.2}ms"))
-            .unwrap_or_else(|_| HeaderValue::from_static("0.00ms")),
-    )
-}
-
 impl QuotaState {
     /// The state of a stored user in the current period (what the usage endpoint shows).
     pub fn of_user(

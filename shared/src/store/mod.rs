@@ -66,6 +66,21 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// A storage failure as the client sees it: unreachable or throttled storage is a 503 worth
+/// retrying; anything else is an internal error, logged and never shown.
+impl From<StoreError> for crate::error::ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => crate::error::ApiError::Unavailable {
+                retry_after_seconds: 1,
+            },
+            StoreError::ConditionFailed | StoreError::Corrupt(_) | StoreError::Internal(_) => {
+                crate::error::ApiError::Internal(error.to_string())
+            }
+        }
+    }
+}
+
 impl<E, R> From<SdkError<E, R>> for StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
