@@ -97,13 +97,30 @@ mod tests {
     /// their lookup for, and every `env::var("…")` literal under shared/ and functions/.
     fn read_by_the_code() -> BTreeSet<String> {
         let asked = Mutex::new(BTreeSet::new());
-        let record = |name: &str| {
-            asked.lock().expect("lock").insert(name.to_owned());
-            // A local endpoint: the readers then need nothing else and read every variable.
-            (name == "DYNAMODB_ENDPOINT").then(|| "http://127.0.0.1:1".to_owned())
+        let asked_names = &asked;
+        // A local endpoint: the readers then need nothing else. Some variables are read only
+        // with another news provider, so the settings are read once per provider.
+        let record = |given: &[(&str, &str)]| {
+            let given: Vec<(String, String)> = given
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            move |name: &str| {
+                asked_names.lock().expect("lock").insert(name.to_owned());
+                given
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+            }
         };
-        harmonic_shared::config::Config::from_lookup(record).expect("the local configuration");
-        harmonic_data::sources::SourceSettings::from_lookup(record).expect("default settings");
+        let local = [("DYNAMODB_ENDPOINT", "http://127.0.0.1:1")];
+        harmonic_shared::config::Config::from_lookup(record(&local))
+            .expect("the local configuration");
+        for provider in ["gdelt", "hackernews", "newsapi"] {
+            let given = [("NEWS_PROVIDER", provider), ("NEWSAPI_KEY", "a-test-key")];
+            harmonic_data::sources::SourceSettings::from_lookup(record(&given))
+                .expect("the settings of each news provider");
+        }
         let mut names = asked.into_inner().expect("lock");
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut files = Vec::new();
