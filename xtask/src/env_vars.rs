@@ -5,14 +5,13 @@
 //! only `make run` reads (their meaning starts with "`make run`") and `ADMIN_TOKEN` (the
 //! functions get its SHA-256, as in AWS, because cargo lambda watch logs their environment).
 //! The test below fails when the table and the variables the Rust code reads drift apart.
-use crate::Outcome;
 
 const README: &str = include_str!("../../README.md");
 
 /// Never forwarded: scripts/env.sh hands the functions `ADMIN_TOKEN_SHA256` instead.
 const NOT_FORWARDED: [&str; 1] = ["ADMIN_TOKEN"];
 
-pub fn print() -> Outcome {
+pub fn print() -> Result<(), Box<dyn std::error::Error>> {
     let forwarded = forwarded(README);
     if forwarded.is_empty() {
         return Err("README.md has no configuration table under `## Configuration`".into());
