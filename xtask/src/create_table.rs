@@ -2,11 +2,10 @@
 //! creates the table (with its indexes) on the DynamoDB-compatible server, idempotently. The
 //! table definition lives in one place, `Store::ensure_table`, shared with the tests; in AWS
 //! the SAM template creates the table.
-use crate::Outcome;
 use harmonic_shared::config::Config;
 use harmonic_shared::store::Store;
 
-pub async fn run() -> Outcome {
+pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let endpoint = config
         .dynamodb_endpoint

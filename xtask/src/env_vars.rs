@@ -5,14 +5,13 @@
 //! only `make run` reads (their meaning starts with "`make run`") and `ADMIN_TOKEN` (the
 //! functions get its SHA-256, as in AWS, because cargo lambda watch logs their environment).
 //! The test below fails when the table and the variables the Rust code reads drift apart.
-use crate::Outcome;
 
 const README: &str = include_str!("../../README.md");
 
 /// Never forwarded: scripts/env.sh hands the functions `ADMIN_TOKEN_SHA256` instead.
 const NOT_FORWARDED: [&str; 1] = ["ADMIN_TOKEN"];
 
-pub fn print() -> Outcome {
+pub fn print() -> Result<(), Box<dyn std::error::Error>> {
     let forwarded = forwarded(README);
     if forwarded.is_empty() {
         return Err("README.md has no configuration table under `## Configuration`".into());
@@ -97,13 +96,30 @@ mod tests {
     /// their lookup for, and every `env::var("…")` literal under shared/ and functions/.
     fn read_by_the_code() -> BTreeSet<String> {
         let asked = Mutex::new(BTreeSet::new());
-        let record = |name: &str| {
-            asked.lock().expect("lock").insert(name.to_owned());
-            // A local endpoint: the readers then need nothing else and read every variable.
-            (name == "DYNAMODB_ENDPOINT").then(|| "http://127.0.0.1:1".to_owned())
+        let asked_names = &asked;
+        // A local endpoint: the readers then need nothing else. Some variables are read only
+        // with another news provider, so the settings are read once per provider.
+        let record = |given: &[(&str, &str)]| {
+            let given: Vec<(String, String)> = given
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            move |name: &str| {
+                asked_names.lock().expect("lock").insert(name.to_owned());
+                given
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+            }
         };
-        harmonic_shared::config::Config::from_lookup(record).expect("the local configuration");
-        harmonic_data::sources::SourceSettings::from_lookup(record).expect("default settings");
+        let local = [("DYNAMODB_ENDPOINT", "http://127.0.0.1:1")];
+        harmonic_shared::config::Config::from_lookup(record(&local))
+            .expect("the local configuration");
+        for provider in ["gdelt", "hackernews", "newsapi"] {
+            let given = [("NEWS_PROVIDER", provider), ("NEWSAPI_KEY", "a-test-key")];
+            harmonic_data::sources::SourceSettings::from_lookup(record(&given))
+                .expect("the settings of each news provider");
+        }
         let mut names = asked.into_inner().expect("lock");
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut files = Vec::new();

@@ -19,6 +19,7 @@ const USAGE: &str =
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Each command's failure is printed and makes the exit status non-zero.
     let outcome = match args.first().map(String::as_str) {
         Some("create-table") => create_table::run().await,
         Some("upstream-stubs") => upstream_stubs::run(&args[1..]).await,
@@ -35,6 +36,3 @@ async fn main() -> ExitCode {
         }
     }
 }
-
-/// What a command returns: its failure is printed and makes the exit status non-zero.
-pub type Outcome = Result<(), Box<dyn std::error::Error>>;

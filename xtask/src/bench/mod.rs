@@ -26,7 +26,6 @@ mod stats;
 mod verify;
 mod world;
 
-use crate::Outcome;
 use report::{Machine, Section};
 use std::future::Future;
 use std::path::PathBuf;
@@ -62,7 +61,7 @@ where
 /// The function binaries the cold-start section runs (`BENCH_BINARIES`/<name>).
 const FUNCTION_BINARIES: [&str; 3] = ["keys", "usage", "data"];
 
-pub async fn run() -> Outcome {
+pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if cfg!(debug_assertions) {
         return Err("the bench measures release code: run `make bench`, or `cargo build --release -p xtask` and `target/release/xtask bench`".into());
     }
@@ -168,7 +167,7 @@ Build them with `cargo build --release -p harmonic-keys -p harmonic-usage -p har
 
 /// A measurement that failed or a figure that could not be taken makes the run fail: a report
 /// with holes must not pass for a complete one.
-fn unmet(sections: &[Section]) -> Outcome {
+fn unmet(sections: &[Section]) -> Result<(), Box<dyn std::error::Error>> {
     let holes: Vec<String> = sections
         .iter()
         .flat_map(|section| {
