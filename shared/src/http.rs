@@ -20,7 +20,7 @@ use crate::error::ApiError;
 
 pub use body::{json_type, whole_number, JsonObject};
 pub use query::query_param;
-pub use routes::{method_not_allowed, route_not_found, Matched, Route};
+pub use routes::{Matched, Route};
 
 /// Bodies larger than this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -217,7 +217,7 @@ mod tests {
             loggable_path("/x/AbCdEfGhIjkLmNoPqRsTuVwXyZ012345"),
             "/x/{redacted}"
         );
-        assert!(!route_not_found(key_path)
+        assert!(!routes::route_not_found(key_path)
             .to_string()
             .contains("AbCdEfGhIjk"));
     }

@@ -35,10 +35,6 @@ impl JsonObject {
         }
     }
 
-    pub fn from_map(map: Map<String, Value>) -> Self {
-        Self(map)
-    }
-
     /// A string field; `null` counts as absent.
     pub fn optional_str(&self, field: &str) -> Result<Option<&str>, ApiError> {
         match self.0.get(field) {

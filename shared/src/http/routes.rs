@@ -111,14 +111,14 @@ pub fn find<E: Copy>(
     })
 }
 
-pub fn method_not_allowed(method: &Method, allow: String) -> ApiError {
+fn method_not_allowed(method: &Method, allow: String) -> ApiError {
     ApiError::MethodNotAllowed {
         method: method.as_str().chars().take(16).collect(),
         allow,
     }
 }
 
-pub fn route_not_found(path: &str) -> ApiError {
+pub(super) fn route_not_found(path: &str) -> ApiError {
     ApiError::NotFound(format!(
         "no route {}{}; see OPTIONS on the resource for the documented routes",
         API_PREFIX,
