@@ -6,8 +6,9 @@
 //! Parse, don't validate: once a `DataRequest` exists, every field is known to be usable.
 
 use harmonic_shared::domain::truncate_for_message;
-use harmonic_shared::http::json_type;
-use serde_json::{Map, Value};
+use harmonic_shared::http::{json_type, JsonObject};
+use harmonic_shared::ApiError;
+use serde_json::Value;
 
 use crate::model::{Mode, SourceKind};
 
@@ -97,6 +98,14 @@ pub struct RequestError {
     message: String,
 }
 
+/// The shared body parser's refusal (empty, not UTF-8, not JSON, not an object, an unknown
+/// field), kept as this parser's message.
+impl From<ApiError> for RequestError {
+    fn from(error: ApiError) -> Self {
+        RequestError::new(error.to_string())
+    }
+}
+
 impl RequestError {
     fn new(message: String) -> Self {
         RequestError { message }
@@ -113,43 +122,10 @@ impl DataRequest {
     /// answered (and charged) as a different request than the one the client meant; a 400 is
     /// free.
     pub fn parse(body: &[u8]) -> Result<DataRequest, RequestError> {
-        let text = std::str::from_utf8(body).map_err(|e| {
-            RequestError::new(format!(
-                "the body is not valid UTF-8 (invalid byte at offset {}); send a UTF-8 JSON object such as {EXAMPLE_BODY}",
-                e.valid_up_to()
-            ))
-        })?;
-        if text.trim().is_empty() {
-            return Err(RequestError::new(format!(
-                "the body is empty; send a JSON object such as {EXAMPLE_BODY}"
-            )));
-        }
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            let problem = if e.is_eof() {
-                "the JSON ends too early (truncated body?)"
-            } else {
-                "the body is not valid JSON"
-            };
-            RequestError::new(format!(
-                "{problem}: {e}; send a JSON object such as {EXAMPLE_BODY}"
-            ))
-        })?;
-        let Value::Object(object) = value else {
-            return Err(RequestError::new(format!(
-                "the body is JSON {} but must be a JSON object such as {EXAMPLE_BODY}",
-                json_type(&value)
-            )));
-        };
-        if let Some(unknown) = object
-            .keys()
-            .find(|name| !KNOWN_FIELDS.contains(&name.as_str()))
-        {
-            return Err(RequestError::new(format!(
-                "unknown field `{}`; the fields are {}, e.g. {EXAMPLE_BODY}",
-                truncate_for_message(unknown),
-                KNOWN_FIELDS.map(|name| format!("`{name}`")).join(", ")
-            )));
-        }
+        let object = JsonObject::parse(body, false, EXAMPLE_BODY).map_err(RequestError::from)?;
+        object
+            .reject_unknown(&KNOWN_FIELDS)
+            .map_err(RequestError::from)?;
         Ok(DataRequest {
             query: parse_query(&object)?,
             sources: parse_sources(object.get("sources"))?,
@@ -159,7 +135,7 @@ impl DataRequest {
     }
 }
 
-fn parse_query(object: &Map<String, Value>) -> Result<Query, RequestError> {
+fn parse_query(object: &JsonObject) -> Result<Query, RequestError> {
     match object.get("query") {
         None => Err(RequestError::new(format!(
             "the body has no `query` field; it is required, e.g. {EXAMPLE_BODY}"

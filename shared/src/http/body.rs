@@ -20,6 +20,12 @@ impl JsonObject {
                 )))
             };
         }
+        if let Err(error) = std::str::from_utf8(bytes) {
+            return Err(ApiError::BadRequest(format!(
+                "the request body is not valid UTF-8 (invalid byte at offset {}); send a UTF-8 JSON object such as {example}",
+                error.valid_up_to()
+            )));
+        }
         let value: Value = serde_json::from_slice(bytes).map_err(|error| {
             ApiError::BadRequest(format!(
                 "the request body is not valid JSON ({}); send a JSON object such as {example}",
@@ -74,6 +80,7 @@ impl JsonObject {
         }
     }
 
+    /// A field's raw value, for a caller that reads it with messages of its own.
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field)
     }
@@ -175,6 +182,10 @@ mod tests {
             (b"not json", "syntax error"),
             (b"[1,2]", "must be a JSON object, not an array"),
             (b"", "the request body is empty"),
+            (
+                b"{\"a\": \"\xff\"}",
+                "not valid UTF-8 (invalid byte at offset 7)",
+            ),
         ] {
             let message = JsonObject::parse(raw, false, "{}").unwrap_err().to_string();
             assert!(message.contains(expected), "{message}");
