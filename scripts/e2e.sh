@@ -10,7 +10,12 @@ source scripts/env.sh
 pids=()
 own_dynamo=""
 cleanup() {
+  local status=$?
   trap - EXIT INT TERM
+  if [ "$status" -ne 0 ] && [ -f .local/e2e-watch.log ]; then
+    echo "[e2e] failed (exit $status); the last lines of the stacks' log (.local/e2e-watch.log):" >&2
+    tail -60 .local/e2e-watch.log >&2
+  fi
   # Each process this script started leads a process group of its own (start_group): stop those
   # groups (cargo lambda watch with its function processes), and nothing else.
   for pid in "${pids[@]}"; do stop_group "$pid"; done
@@ -40,6 +45,8 @@ export KEY_CHECK_SECRET="e2e-key-check-$(python3 -c 'import secrets; print(secre
 # The suites sign up many users from 127.0.0.1; the limit itself is tested on the second stack.
 export SIGNUP_LIMIT_PER_IP_PER_DAY=${SIGNUP_LIMIT_PER_IP_PER_DAY:-0}
 export RUST_LOG=${RUST_LOG:-info}
+# See scripts/run.sh: the usage of the last request is written without waiting for another.
+export USAGE_FLUSH_IDLE_MS=${USAGE_FLUSH_IDLE_MS:-250}
 export SOURCE_TIMEOUT_MS=${SOURCE_TIMEOUT_MS:-1500}
 for name in WIKIPEDIA_API_URL ARXIV_API_URL GDELT_API_URL OPEN_METEO_GEOCODING_URL OPEN_METEO_FORECAST_URL; do
   export "$name=http://127.0.0.1:$stub_port"
@@ -62,6 +69,15 @@ echo "[e2e] second stack (Free quota 100) on 127.0.0.1:$limited_port"
 RUST_LOG=warn start_group cargo lambda watch -A 127.0.0.1 -P "$limited_port" --disable-cors --ignore-changes --env-file .local/e2e-limited.env >>.local/e2e-watch.log 2>&1 &
 pids+=($!)
 wait_for_http "http://127.0.0.1:$limited_port/api/v1/keys" 300 || { echo "[e2e] the limited stack did not answer" >&2; exit 1; }
+
+# Start every function of both stacks before the suites (each answers 2xx once it runs), so that
+# no test meets a function process that is still starting.
+for port in "$watch_port" "$limited_port"; do
+  for check in "OPTIONS /api/v1/keys" "GET /dashboard" "GET /api/v1/data?action=status"; do
+    wait_for_ok "http://127.0.0.1:$port${check#* }" 300 "${check%% *}" \
+      || { echo "[e2e] 127.0.0.1:$port did not answer $check with 2xx" >&2; exit 1; }
+  done
+done
 
 API_URL="http://127.0.0.1:$watch_port" E2E_LIMITED_API_URL="http://127.0.0.1:$limited_port" \
   E2E_ADMIN_TOKEN="$ADMIN_TOKEN" E2E_LOG_FILE="$PWD/.local/e2e-watch.log" \

@@ -32,6 +32,17 @@ wait_for_http() {
   done
 }
 
+# Waits until URL answers 2xx to METHOD (default GET), at most SECONDS: a stack's function is
+# started (cargo lambda watch starts a function's processes on its first request).
+wait_for_ok() {
+  local url=$1 seconds=${2:-60} method=${3:-GET}
+  local deadline=$((SECONDS + seconds))
+  until [[ "$(curl -s -o /dev/null -w '%{http_code}' -X "$method" "$url")" == 2* ]]; do
+    if [ $SECONDS -ge $deadline ]; then return 1; fi
+    sleep 0.5
+  done
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -17,6 +17,9 @@ DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
 export TABLE_NAME=${TABLE_NAME:-harmonic}
 export DYNAMODB_ENDPOINT=${DYNAMODB_ENDPOINT:-http://127.0.0.1:$DYNAMODB_PORT}
 export RUST_LOG=${RUST_LOG:-info}
+# cargo lambda watch hands the after-response extension invocation N only when N+1 begins:
+# also flush the queued usage this long after the last request (see README, configuration).
+export USAGE_FLUSH_IDLE_MS=${USAGE_FLUSH_IDLE_MS:-250}
 WATCH_RUST_LOG=${WATCH_RUST_LOG:-warn}
 DYNAMODB_DATA=${DYNAMODB_DATA:-.local/dynamodb}
 mkdir -p .local

@@ -4,6 +4,7 @@
 use lambda_http::http::HeaderMap;
 use std::sync::Arc;
 
+use crate::after_response::AfterResponse;
 use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
@@ -19,6 +20,8 @@ pub struct App {
     pub auth: Authenticator,
     meter: Meter,
     pub clock: Arc<dyn Clock>,
+    /// What the container writes after its responses (usage, deferred puts).
+    pub after_response: Arc<AfterResponse>,
 }
 
 impl App {
@@ -33,13 +36,25 @@ impl App {
 
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
         let auth = Authenticator::new(store.clone(), &config);
-        let meter = Meter::new(&config, store.clone(), auth.clone(), clock.clone());
+        let after_response = Arc::new(AfterResponse::new(
+            store.clone(),
+            config.usage_retention_days,
+            config.usage_flush_idle,
+        ));
+        let meter = Meter::new(
+            &config,
+            store.clone(),
+            auth.clone(),
+            clock.clone(),
+            after_response.clone(),
+        );
         Self {
             config,
             store,
             auth,
             meter,
             clock,
+            after_response,
         }
     }
 
@@ -68,9 +83,15 @@ impl App {
         self.meter.refund(charge).await
     }
 
-    /// [`Meter::record`].
-    pub async fn record(&self, charge: &Charge, event: UsageEvent) {
-        self.meter.record(charge, event).await
+    /// [`Meter::record`]: the request's usage, queued for after the response.
+    pub fn record(&self, charge: &Charge, event: UsageEvent) {
+        self.meter.record(charge, event)
+    }
+
+    /// Writes what is queued for after the response, as the container does once its response
+    /// is sent ([`AfterResponse::flush`]); tests call it where Lambda's extension would.
+    pub async fn flush_after_response(&self) -> crate::after_response::FlushReport {
+        self.after_response.flush().await
     }
 
     /// [`Meter::quota_status_json`].

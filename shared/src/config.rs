@@ -77,6 +77,10 @@ pub struct Config {
     pub signup_limit_per_ip_per_day: Option<u32>,
     /// `CORS_ALLOWED_ORIGINS`: the web origins whose pages may read the API's answers.
     pub cors_allowed_origins: AllowedOrigins,
+    /// `USAGE_FLUSH_IDLE_MS` (local runs only; unset or 0: off): flush the usage queued after
+    /// responses that long after the last request, because `cargo lambda watch` hands the
+    /// after-response extension an invocation's event only when the next one begins.
+    pub usage_flush_idle: Option<Duration>,
 }
 
 /// What a local run uses when `KEY_CHECK_SECRET` is unset: only accepted together with a local
@@ -127,6 +131,7 @@ impl Config {
             }
         };
         let signup_limit: u32 = env.number_in("SIGNUP_LIMIT_PER_IP_PER_DAY", 10, 0, 1_000_000)?;
+        let flush_idle_ms: u64 = env.number_in("USAGE_FLUSH_IDLE_MS", 0, 0, 60_000)?;
 
         Ok(Self {
             table_name: env
@@ -158,6 +163,7 @@ impl Config {
             admin_token,
             key_check,
             signup_limit_per_ip_per_day: (signup_limit > 0).then_some(signup_limit),
+            usage_flush_idle: (flush_idle_ms > 0).then(|| Duration::from_millis(flush_idle_ms)),
         })
     }
 

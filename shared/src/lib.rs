@@ -10,10 +10,13 @@
 //! - [`auth`]: who is calling (keys verified, never metered); [`actor`]: who acted, for audit;
 //! - [`metering`]: the meter, which owns the quota decision; [`quota_alerts`]: its thresholds;
 //! - [`app`]: what a container builds once and every request borrows;
+//! - [`after_response`]: the usage and other writes sent after the response (one batch), and
+//!   the internal Lambda extension that sends them;
 //! - [`request_scope`] and [`ops_metrics`]: the one serve loop (request id on every log line,
 //!   header and error body; routing, CORS, timing, the request log line), and the CloudWatch
 //!   EMF metrics.
 pub mod actor;
+pub mod after_response;
 pub mod apikey;
 pub mod app;
 pub mod audit;

@@ -189,6 +189,16 @@ pub fn source_call(source: &'static str, from_cache: bool, failed: bool, latency
     }
 }
 
+/// A flush of the work after the response that left puts for the next one.
+pub fn usage_flush_failure() {
+    metrics::counter!("UsageFlushFailures").increment(1);
+}
+
+/// Usage events dropped because storage refused them for too long (see `after_response`).
+pub fn usage_events_dropped(count: u64) {
+    metrics::counter!("UsageEventsDropped").increment(count);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

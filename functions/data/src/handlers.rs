@@ -205,7 +205,7 @@ async fn record(
         bytes_out: bytes_out as u64,
         key_id: charge.key_id.as_ref().map(|id| id.to_string()),
     };
-    app.record(charge, event).await;
+    app.record(charge, event);
 }
 
 /// `GET /api/v1/data?action=status|sources|health|stats`.

@@ -76,7 +76,17 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     },
 ];
 
-/// One request in, one response out, through the shared serve loop.
+/// One whole invocation as Lambda runs it: the response, then the work after it (what the
+/// after-response extension does once the response is sent). The suites call this; the Lambda
+/// binary calls [`handle`] and lets the extension flush.
+pub async fn invoke(state: &DataApp, request: Request) -> Response<Body> {
+    let response = handle(state, request).await;
+    state.app.flush_after_response().await;
+    response
+}
+
+/// One request in, one response out, through the shared serve loop. The usage it leaves is
+/// queued in `state.app.after_response`, written after the response.
 pub async fn handle(state: &DataApp, request: Request) -> Response<Body> {
     let origins = &state.app.config.cors_allowed_origins;
     request_scope::serve("data", origins, ROUTES, &request, |matched| {

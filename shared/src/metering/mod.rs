@@ -15,6 +15,7 @@ use moka::future::Cache;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::after_response::{AfterResponse, UsageRecord};
 use crate::apikey::KeyId;
 use crate::auth::{Authenticator, Credentials, VerifiedKey};
 use crate::clock::Clock;
@@ -24,7 +25,7 @@ use crate::error::ApiError;
 use crate::quota_alerts::{QuotaAlerts, QuotaEventSink};
 use crate::store::{
     charge_mark, ChargeCondition, ChargeOutcome, ChargeRefusal, DemoCharge, Store, StoreError,
-    Subject, UsageEvent,
+    Subject, UsageEvent, ENTERPRISE_METER_SHARDS,
 };
 
 /// A metered caller whose credentials were verified (no liveness or quota check yet).
@@ -44,6 +45,8 @@ pub struct Charge {
     pub key_id: Option<KeyId>,
     /// The charge's unique mark, also the id of its refund (so a refund is applied once).
     pub mark: u64,
+    /// The Enterprise meter shard that counted it (`None`: the user's or demo caller's item).
+    meter_shard: Option<u32>,
     /// Set once the request was refunded: its usage is then recorded apart from billed ones.
     refunded: Arc<AtomicBool>,
 }
@@ -54,8 +57,15 @@ impl Charge {
             state,
             key_id,
             mark,
+            meter_shard: None,
             refunded: Arc::default(),
         }
+    }
+
+    /// The same charge, counted on an Enterprise meter shard.
+    fn on_meter_shard(mut self, shard: u32) -> Self {
+        self.meter_shard = Some(shard);
+        self
     }
 
     pub fn is_refunded(&self) -> bool {
@@ -100,11 +110,33 @@ pub struct Meter {
     /// stale entry costs one refused update (explained, then retried with the real tier).
     tier_seen: Cache<KeyId, Tier>,
     alerts: QuotaAlerts,
+    after_response: Arc<AfterResponse>,
+    /// Demo callers whose month is used up, with the count they were refused at: refused again
+    /// without a write (a used-up address hammering the API costs no write units). Keyed by
+    /// month, so a new month starts afresh; a refund of theirs is not seen here (it errs on
+    /// refusing by at most the refunded requests, for an hour).
+    exhausted_demo: Cache<(ClientGroup, Period), u64>,
+    /// Enterprise users' meter shards as this container last saw them (for `used`).
+    shards_seen: Cache<(crate::domain::UserId, Period), Vec<u64>>,
+}
+
+/// The outcome of an Enterprise charge.
+enum EnterpriseCharge {
+    Admitted { used: u64, shard: u32 },
+    KeyNotLive,
+    TierChanged(Tier),
 }
 
 impl Meter {
-    pub fn new(config: &Config, store: Store, auth: Authenticator, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: &Config,
+        store: Store,
+        auth: Authenticator,
+        clock: Arc<dyn Clock>,
+        after_response: Arc<AfterResponse>,
+    ) -> Self {
         Self {
+            after_response,
             alerts: QuotaAlerts::new(store.clone(), config.usage_retention_days),
             config: config.clone(),
             store,
@@ -113,6 +145,14 @@ impl Meter {
             tier_seen: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(config.key_cache_ttl)
+                .build(),
+            shards_seen: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
+            exhausted_demo: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
                 .build(),
         }
     }
@@ -168,6 +208,10 @@ impl Meter {
                     used,
                     period,
                 };
+                let exhausted_key = (group.clone(), period);
+                if let Some(used) = self.exhausted_demo.get(&exhausted_key).await {
+                    return Err(quota_exceeded(state(used), limit));
+                }
                 let retention = self.config.usage_retention_days;
                 match self
                     .store
@@ -177,7 +221,10 @@ impl Meter {
                     DemoCharge::Admitted { used } => {
                         Ok(self.admitted(Charge::new(state(used), None, mark)).await)
                     }
-                    DemoCharge::QuotaExhausted { used } => Err(quota_exceeded(state(used), limit)),
+                    DemoCharge::QuotaExhausted { used } => {
+                        self.exhausted_demo.insert(exhausted_key, used).await;
+                        Err(quota_exceeded(state(used), limit))
+                    }
                 }
             }
             MeteredCaller::Key(verified) => self.charge_key(verified, now, period, mark).await,
@@ -202,6 +249,23 @@ impl Meter {
                 used,
                 period,
             };
+            if tier == Tier::Enterprise {
+                match self.charge_enterprise(verified, now, period, mark).await? {
+                    EnterpriseCharge::Admitted { used, shard } => {
+                        if tier != assumed {
+                            self.tier_seen.insert(verified.key_id.clone(), tier).await;
+                        }
+                        let charge = Charge::new(state(used), Some(verified.key_id.clone()), mark)
+                            .on_meter_shard(shard);
+                        return Ok(self.admitted(charge).await);
+                    }
+                    EnterpriseCharge::KeyNotLive => return Err(self.key_not_live(verified).await),
+                    EnterpriseCharge::TierChanged(current) => {
+                        tier = current;
+                        continue;
+                    }
+                }
+            }
             let condition = ChargeCondition {
                 user_id: &verified.user_id,
                 key_id: &verified.key_id,
@@ -218,10 +282,7 @@ impl Meter {
                     return Ok(self.admitted(charge).await);
                 }
                 ChargeOutcome::Refused(ChargeRefusal::KeyNotLive) => {
-                    self.auth.forget(&verified.key_id).await;
-                    self.tier_seen.invalidate(&verified.key_id).await;
-                    tracing::info!(key_id = %verified.key_id, "metered request with a key that is not live");
-                    return Err(ApiError::invalid_api_key().into());
+                    return Err(self.key_not_live(verified).await)
                 }
                 ChargeOutcome::Refused(ChargeRefusal::QuotaExhausted { used }) => {
                     return Err(quota_exceeded(state(used), limit.unwrap_or(used)));
@@ -234,6 +295,80 @@ impl Meter {
             retry_after_seconds: 1,
         }
         .into())
+    }
+
+    /// A key that is not live any more: forgotten by this container, refused as invalid.
+    async fn key_not_live(&self, verified: &VerifiedKey) -> Refusal {
+        self.auth.forget(&verified.key_id).await;
+        self.tier_seen.invalidate(&verified.key_id).await;
+        tracing::info!(key_id = %verified.key_id, "metered request with a key that is not live");
+        ApiError::invalid_api_key().into()
+    }
+
+    /// An Enterprise request: counted on a random meter shard while the user item is read
+    /// (consistently) at the same time — one round trip. A key that is not live, or a tier that
+    /// is not Enterprise any more, gives the shard's count back (idempotently, by the mark).
+    ///
+    /// `used` is the user item's month (requests counted before Enterprise) plus the shards
+    /// as this container last saw them, the one just counted exact: exact for one container's
+    /// sequence of requests, at most the other containers' latest requests behind otherwise
+    /// (an unlimited tier's count is informational here; `GET /api/v1/usage` sums every shard).
+    async fn charge_enterprise(
+        &self,
+        verified: &VerifiedKey,
+        now: chrono::DateTime<chrono::Utc>,
+        period: Period,
+        mark: u64,
+    ) -> Result<EnterpriseCharge, Refusal> {
+        use rand::Rng;
+        let shard = rand::rng().random_range(0..ENTERPRISE_METER_SHARDS);
+        let (counted, profile) = tokio::join!(
+            self.store
+                .charge_meter_shard(&verified.user_id, &verified.key_id, period, shard, mark),
+            self.store.read_profile(&verified.user_id),
+        );
+        let shard_count = counted?;
+        let refusal = match profile {
+            Ok(Some(user)) if !user.key_is_live(&verified.key_id, now) => {
+                Some(EnterpriseCharge::KeyNotLive)
+            }
+            Ok(None) => Some(EnterpriseCharge::KeyNotLive),
+            Ok(Some(user)) if user.tier != Tier::Enterprise => {
+                Some(EnterpriseCharge::TierChanged(user.tier))
+            }
+            Ok(Some(user)) => {
+                let seen_key = (verified.user_id.clone(), period);
+                let mut seen = self
+                    .shards_seen
+                    .get(&seen_key)
+                    .await
+                    .unwrap_or_else(|| vec![0; ENTERPRISE_METER_SHARDS as usize]);
+                if let Some(slot) = seen.get_mut(shard as usize) {
+                    *slot = shard_count;
+                }
+                let used = user.used_in(period) + seen.iter().sum::<u64>();
+                self.shards_seen.insert(seen_key, seen).await;
+                return Ok(EnterpriseCharge::Admitted { used, shard });
+            }
+            Err(error) => {
+                // Liveness unknown: give the count back and let the client retry.
+                self.give_back_shard(verified, period, shard, mark).await;
+                return Err(error.into());
+            }
+        };
+        self.give_back_shard(verified, period, shard, mark).await;
+        Ok(refusal.unwrap_or(EnterpriseCharge::KeyNotLive))
+    }
+
+    async fn give_back_shard(&self, verified: &VerifiedKey, period: Period, shard: u32, mark: u64) {
+        let subject = Subject::User(verified.user_id.clone());
+        if let Err(error) = self
+            .store
+            .refund(&subject, Some(&verified.key_id), Some(shard), period, mark)
+            .await
+        {
+            tracing::error!(user_id = %verified.user_id, error = %error, "an Enterprise shard count of a refused request was not given back");
+        }
     }
 
     /// What follows every counted request: its metrics, and the quota threshold alerts.
@@ -268,6 +403,7 @@ impl Meter {
             .refund(
                 &charge.state.subject,
                 charge.key_id.as_ref(),
+                charge.meter_shard,
                 charge.state.period,
                 charge.mark,
             )
@@ -280,24 +416,16 @@ impl Meter {
         }
     }
 
-    /// Records the request's usage event and counters. Failures are logged, never surfaced:
-    /// the customer's response is already decided.
-    pub async fn record(&self, charge: &Charge, event: UsageEvent) {
-        let now = self.clock.now();
-        if let Err(error) = self
-            .store
-            .record_usage(
-                &charge.state.subject,
-                charge.state.tier,
-                &event,
-                !charge.is_refunded(),
-                now,
-                self.config.usage_retention_days,
-            )
-            .await
-        {
-            tracing::warn!(subject = %charge.state.subject.display_id(), error = %error, "usage event not recorded");
-        }
+    /// Hands the request's usage (event and counters) to the container's after-response
+    /// queue: no I/O here, the client does not wait for it. Written by the next flush.
+    pub fn record(&self, charge: &Charge, event: UsageEvent) {
+        self.after_response.record_usage(UsageRecord {
+            subject: charge.state.subject.clone(),
+            tier: charge.state.tier,
+            event,
+            billed: !charge.is_refunded(),
+            at: self.clock.now(),
+        });
     }
 
     /// The usage endpoint's `action=current` body: the quota state and the month's crossings.

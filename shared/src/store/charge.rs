@@ -5,7 +5,9 @@
 //! the limit" is one value, [`ChargeCondition`]: it renders the condition expression and, when
 //! the server refuses it, explains the refusal from the item read back. Both sides are written
 //! next to each other below, conjunct by conjunct.
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 
 use super::counters;
@@ -116,7 +118,9 @@ pub(crate) struct Compensation {
 impl Store {
     /// The hot path: one conditional update ([`ChargeCondition`]) that counts the request, and
     /// the key's use and last-use mark on the same item (no second write). A refusal is
-    /// explained by one consistent read of the user item.
+    /// explained from the item DynamoDB returns with it (`ReturnValuesOnConditionCheckFailure`
+    /// = `ALL_OLD`: no second round trip); a server that does not return it (dynalite) costs
+    /// one consistent read of the user item instead.
     ///
     /// Sent once. If its outcome is unknown (timed out, answer lost), one compensation follows
     /// that only takes back this very charge (see [`Store::compensate`]).
@@ -145,6 +149,7 @@ impl Store {
         }
         let result = request
             .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .customize()
             .config_override(single_attempt())
             .send()
@@ -169,9 +174,13 @@ impl Store {
                     })
                     .await;
                 }
+                let returned = item_returned_with_refusal(&error);
                 match StoreError::from(error) {
                     StoreError::ConditionFailed => {
-                        let user = self.get_user(condition.user_id).await?;
+                        let user = match returned {
+                            Some(item) => Some(UserRecord::from_item(item)?),
+                            None => self.read_profile(condition.user_id).await?,
+                        };
                         Ok(ChargeOutcome::Refused(condition.explain(user.as_ref())))
                     }
                     other => Err(other),
@@ -222,19 +231,22 @@ impl Store {
     }
 
     /// Gives back one counted request of `period` (a request we failed is not charged), and
-    /// the key's use with it. Idempotent: the refund leaves its id (the charge's mark) on the
-    /// item and is refused if it finds it there, so the one retry it gets when its first answer
-    /// is lost cannot refund twice. The SDK never retries it by itself.
+    /// the key's use with it, on the item that counted it: the user's or demo caller's item,
+    /// or an Enterprise user's meter shard (`meter_shard`). Idempotent: the refund leaves its
+    /// id (the charge's mark) on the item and is refused if it finds it there, so the one retry
+    /// it gets when its first answer is lost cannot refund twice. The SDK never retries it.
     pub async fn refund(
         &self,
         subject: &super::Subject,
         key_id: Option<&KeyId>,
+        meter_shard: Option<u32>,
         period: Period,
         refund_id: u64,
     ) -> Result<(), StoreError> {
-        let key = match subject {
-            super::Subject::User(user_id) => profile_key(user_id),
-            super::Subject::Demo(group) => item_key(schema::demo_pk(group), schema::PROFILE),
+        let key = match (subject, meter_shard) {
+            (super::Subject::User(user_id), Some(shard)) => schema::meter_shard_key(user_id, shard),
+            (super::Subject::User(user_id), None) => profile_key(user_id),
+            (super::Subject::Demo(group), _) => item_key(schema::demo_pk(group), schema::PROFILE),
         };
         let month = counters::month(period);
         let build = || {
@@ -254,6 +266,17 @@ impl Store {
             }
         };
         super::send_counter_update(build).await
+    }
+}
+
+/// The item a refused conditional update returned (`ALL_OLD`), if the server sent it.
+fn item_returned_with_refusal<R>(error: &SdkError<UpdateItemError, R>) -> Option<Item> {
+    match error {
+        SdkError::ServiceError(service) => match service.err() {
+            UpdateItemError::ConditionalCheckFailedException(refusal) => refusal.item.clone(),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -111,6 +111,30 @@ pub struct DailyCounters {
     pub endpoints: BTreeMap<String, CallCounters>,
 }
 
+impl CallCounters {
+    fn merge(&mut self, other: &CallCounters) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.total_ms += other.total_ms;
+    }
+}
+
+impl DailyCounters {
+    /// Adds another item of the same day (each container writes its own).
+    pub(crate) fn merge(&mut self, other: &DailyCounters) {
+        self.requests += other.requests;
+        self.refunded += other.refunded;
+        self.errors += other.errors;
+        self.total_ms += other.total_ms;
+        for (name, calls) in &other.sources {
+            self.sources.entry(name.clone()).or_default().merge(calls);
+        }
+        for (name, calls) in &other.endpoints {
+            self.endpoints.entry(name.clone()).or_default().merge(calls);
+        }
+    }
+}
+
 /// Totals of a month over every subject, for the admin.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct UsageStats {
@@ -187,6 +211,7 @@ pub(crate) fn day(item: &Item) -> DailyCounters {
         .get(schema::SK)
         .and_then(|v| v.as_s().ok())
         .and_then(|sk| sk.strip_prefix(schema::DAY_PREFIX))
+        .and_then(|rest| rest.split('#').next())
         .unwrap_or_default()
         .to_owned();
     let mut counters = DailyCounters {

@@ -40,6 +40,7 @@ pub const LAST_USED_AT: &str = "lastUsedAt";
 
 // Sort keys and partitions with a fixed name.
 pub const PROFILE: &str = "PROFILE";
+pub const METER_SK: &str = "METER";
 pub const KEY_SK: &str = "KEY";
 pub const DIRECTORY_USERS: &str = "DIR#USERS";
 pub const DIRECTORY_EXPIRING: &str = "DIR#EXPIRING";
@@ -56,6 +57,12 @@ pub(crate) fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
         (PK.to_owned(), AttributeValue::S(pk.into())),
         (SK.to_owned(), AttributeValue::S(sk.into())),
     ])
+}
+
+/// The primary key of one of an Enterprise user's meter shards (`METER#<userId>#<n>` /
+/// `METER`): each its own partition, so one user's counting is not capped by one item.
+pub(crate) fn meter_shard_key(user_id: &UserId, shard: u32) -> Item {
+    item_key(format!("METER#{user_id}#{shard}"), METER_SK)
 }
 
 /// The primary key of a user's item.
@@ -110,8 +117,30 @@ pub fn event_sk(at: &str, nonce: u32) -> String {
     format!("{EVENT_PREFIX}{at}#{nonce:08x}")
 }
 
+/// The month's admin totals as earlier versions wrote them (one partition, `SHARD#<n>` items);
+/// still read, never written.
 pub fn usage_stats_pk(period: Period) -> String {
     format!("STATS#USAGE#{}", period.label())
+}
+
+/// A container's own day item of a subject (see `tallies`): sorts right after `DAY#<date>`.
+pub fn container_day_sk(day: NaiveDate, container: &str, serial: u64) -> String {
+    format!("{}#C#{container}#{serial}", day_sk(day))
+}
+
+/// The last sort key of a day's items (`~` sorts after every character the keys use).
+pub fn day_items_end(day: NaiveDate) -> String {
+    format!("{}#~", day_sk(day))
+}
+
+/// One of the month's admin-totals partitions (`STATS#USAGE#<month>#<shard>`).
+pub fn usage_totals_pk(period: Period, partition: u32) -> String {
+    format!("{}#{partition:02}", usage_stats_pk(period))
+}
+
+/// A container's own item in a totals partition.
+pub fn container_sk(container: &str, serial: u64) -> String {
+    format!("C#{container}#{serial}")
 }
 
 pub fn shard_sk(shard: u32) -> String {

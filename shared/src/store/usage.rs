@@ -1,13 +1,16 @@
 //! Usage items: one event per metered request (kept for the retention period by TTL) and
 //! per-day counters maintained as requests happen, so analytics never reads every event.
 //! Counter names and their decoding are [`super::counters`]'s.
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-use super::counters::{self, DailyCounters, UsageStats, ERRORS, REFUNDED, REQUESTS, TOTAL_MS};
-use super::schema::{self, EVENT_PREFIX};
-use super::{item_key, n, random_shard, s, Store, StoreError};
-use crate::domain::{rfc3339, Period, Tier, UserId};
+use super::counters::{self, DailyCounters, UsageStats};
+use super::schema::{self, Item, EVENT_PREFIX};
+use super::tallies::TOTALS_PARTITIONS;
+use super::{item_key, s, Store, StoreError};
+use crate::domain::{rfc3339, Period, UserId};
 
 /// Whose requests these are: a user, or a demo caller identified by address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,108 +61,103 @@ struct EventItem {
     ttl: i64,
 }
 
+/// A usage event's own item: a unique key (time and a random nonce), written once, kept for the
+/// retention period.
+pub(crate) fn event_item(
+    subject: &Subject,
+    event: &UsageEvent,
+    at: DateTime<Utc>,
+    retention_days: u32,
+) -> Result<Item, StoreError> {
+    let item = EventItem {
+        pk: subject.usage_pk(),
+        sk: schema::event_sk(&rfc3339(at), rand::random()),
+        event: event.clone(),
+        ttl: (at + Duration::days(i64::from(retention_days))).timestamp(),
+    };
+    Ok(serde_dynamo::to_item(item)?)
+}
+
+/// BatchWriteItem takes at most 25 puts.
+const BATCH_LIMIT: usize = 25;
+/// How often unprocessed puts of a batch (throttled by DynamoDB) are sent again within one flush.
+const UNPROCESSED_RETRIES: u32 = 3;
+
+/// What a batch of puts left unwritten.
+#[derive(Debug, Default)]
+pub(crate) struct BatchOutcome {
+    /// Puts not written: send them again later (every put here is idempotent).
+    pub unwritten: Vec<Item>,
+    /// The first error met, if any.
+    pub error: Option<StoreError>,
+}
+
 impl Store {
-    /// Records a metered request: the event, the subject's day counters and the month's
-    /// sharded totals, written concurrently. A request that was refunded (`billed == false`)
-    /// counts as `refunded`, apart from the billed `requests`.
-    ///
-    /// The event is a put of a unique item (a retry rewrites the same item). The two counter
-    /// updates are sent once, and once more only when the answer is lost; the event's sort key
-    /// they leave (`last`) makes a second copy a no-op, so counts are never doubled.
-    pub async fn record_usage(
-        &self,
-        subject: &Subject,
-        tier: Option<Tier>,
-        event: &UsageEvent,
-        billed: bool,
-        now: DateTime<Utc>,
-        retention_days: u32,
-    ) -> Result<(), StoreError> {
-        let expires = (now + Duration::days(i64::from(retention_days))).timestamp();
-        let nonce: u32 = rand::random();
-        let event_sk = schema::event_sk(&rfc3339(now), nonce);
-        let item = EventItem {
-            pk: subject.usage_pk(),
-            sk: event_sk.clone(),
-            event: event.clone(),
-            ttl: expires,
-        };
-        let put_event = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .send();
-
-        let failed = u64::from(event.status >= 400);
-        let counted = if billed { REQUESTS } else { REFUNDED };
-        let mut additions = vec![
-            format!("{counted} :one"),
-            format!("{ERRORS} :err"),
-            format!("{TOTAL_MS} :ms"),
-        ];
-        let mut names: Vec<counters::CallNames> = event
-            .sources
-            .iter()
-            .map(|source| counters::source_calls(source))
-            .collect();
-        names.push(counters::endpoint_calls(&event.method, &event.endpoint));
-        for index in 0..names.len() {
-            additions.push(format!("#c{index} :one, #e{index} :err, #t{index} :ms"));
+    /// Writes `items` with BatchWriteItem, 25 at a time, the chunks concurrently. Every put of
+    /// the product's after-response batch is idempotent (a unique event, or a container's
+    /// absolute counts), so the SDK's retries and a resend of what is left are harmless.
+    /// Puts DynamoDB leaves unprocessed are sent again a few times with a short back-off.
+    /// The keys of `items` must be distinct (BatchWriteItem refuses duplicates).
+    pub(crate) async fn put_batch(&self, items: Vec<Item>) -> BatchOutcome {
+        let chunks: Vec<Vec<Item>> = items.chunks(BATCH_LIMIT).map(<[Item]>::to_vec).collect();
+        let results =
+            futures::future::join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk))).await;
+        let mut outcome = BatchOutcome::default();
+        for (unwritten, error) in results {
+            outcome.unwritten.extend(unwritten);
+            if outcome.error.is_none() {
+                outcome.error = error;
+            }
         }
-        let day_update = format!("SET #ttl = :ttl, #last = :evt ADD {}", additions.join(", "));
-        let day_sk = schema::day_sk(now.date_naive());
-        let update_day = super::send_counter_update(|| {
-            let mut day = self
-                .update(item_key(subject.usage_pk(), &day_sk))
-                .update_expression(&day_update)
-                .condition_expression("attribute_not_exists(#last) OR #last <> :evt")
-                .expression_attribute_names("#ttl", schema::TTL)
-                .expression_attribute_names("#last", schema::LAST_EVENT)
-                .expression_attribute_values(":evt", s(&event_sk))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":err", n(failed))
-                .expression_attribute_values(":ms", n(event.response_time))
-                .expression_attribute_values(":ttl", n(expires));
-            for (index, call) in names.iter().enumerate() {
-                day = day
-                    .expression_attribute_names(format!("#c{index}"), &call.count)
-                    .expression_attribute_names(format!("#e{index}"), &call.errors)
-                    .expression_attribute_names(format!("#t{index}"), &call.total_ms);
-            }
-            day
-        });
+        outcome
+    }
 
-        let tier_label = tier.map_or("demo", Tier::as_str);
-        let totals_pk = schema::usage_stats_pk(Period::containing(now));
-        let totals_sk = schema::shard_sk(random_shard());
-        let totals_update = if billed {
-            format!("SET #last = :evt ADD {REQUESTS} :one, {ERRORS} :err, #tier :one")
-        } else {
-            format!("SET #last = :evt ADD {REFUNDED} :one, {ERRORS} :err")
-        };
-        let update_totals = super::send_counter_update(|| {
-            let request = self
-                .update(item_key(&totals_pk, &totals_sk))
-                .update_expression(&totals_update)
-                .condition_expression("attribute_not_exists(#last) OR #last <> :evt")
-                .expression_attribute_names("#last", schema::LAST_EVENT)
-                .expression_attribute_values(":evt", s(&event_sk))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":err", n(failed));
-            if billed {
-                request.expression_attribute_names("#tier", counters::tier_total(tier_label))
-            } else {
-                request
+    async fn put_chunk(&self, chunk: Vec<Item>) -> (Vec<Item>, Option<StoreError>) {
+        let mut pending = chunk;
+        for attempt in 0..=UNPROCESSED_RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
             }
-        });
-
-        let (event_result, day_result, totals_result) =
-            tokio::join!(put_event, update_day, update_totals);
-        event_result?;
-        day_result?;
-        totals_result?;
-        Ok(())
+            let requests = pending
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder().set_item(Some(item.clone())).build();
+                    put.map(|put| WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, _>>();
+            let requests = match requests {
+                Ok(requests) => requests,
+                Err(error) => return (pending, Some(super::internal(error))),
+            };
+            let result = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    pending = output
+                        .unprocessed_items
+                        .and_then(|mut tables| tables.remove(&self.table))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|request| request.put_request.map(|put| put.item))
+                        .collect();
+                    if pending.is_empty() {
+                        return (pending, None);
+                    }
+                }
+                Err(error) => return (pending, Some(StoreError::from(error))),
+            }
+        }
+        let left = pending.len();
+        (
+            pending,
+            Some(StoreError::Unavailable(format!(
+                "{left} put(s) left unprocessed (throttled)"
+            ))),
+        )
     }
 
     /// A subject's events, newest first, `limit` at a time after the cursor (an event sort key).
@@ -203,14 +201,16 @@ impl Store {
                 .all(|b| b.is_ascii_alphanumeric() || b"#:.-TZ".contains(&b))
     }
 
-    /// A subject's day counters from `from` to `to` inclusive (at most a few months: one Query).
+    /// A subject's day counters from `from` to `to` inclusive, one entry per day: the sum of
+    /// the day's items (one per container that served the subject that day, and the single
+    /// `DAY#<date>` item earlier versions kept). At most a few months: one paginated Query.
     pub async fn daily_counters(
         &self,
         subject: &Subject,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DailyCounters>, StoreError> {
-        let mut days = Vec::new();
+        let mut days: BTreeMap<String, DailyCounters> = BTreeMap::new();
         let query = self
             .client
             .query()
@@ -218,24 +218,51 @@ impl Store {
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
             .expression_attribute_values(":pk", s(subject.usage_pk()))
             .expression_attribute_values(":from", s(schema::day_sk(from)))
-            .expression_attribute_values(":to", s(schema::day_sk(to)));
+            .expression_attribute_values(":to", s(schema::day_items_end(to)));
         self.for_each_item(query, |item| {
-            days.push(counters::day(&item));
+            let day = counters::day(&item);
+            days.entry(day.date.clone())
+                .and_modify(|sum| sum.merge(&day))
+                .or_insert(day);
             Ok(true)
         })
         .await?;
-        Ok(days)
+        Ok(days.into_values().collect())
     }
 
-    /// The month's totals over every subject (sums of the shards).
+    /// The month's totals over every subject: the sum of every container's item in the
+    /// month's totals partitions (read concurrently), and of the `SHARD#<n>` items earlier
+    /// versions kept under one partition.
     pub async fn usage_stats(&self, period: Period) -> Result<UsageStats, StoreError> {
+        let partitions = (0..TOTALS_PARTITIONS)
+            .map(|partition| schema::usage_totals_pk(period, partition))
+            .chain(std::iter::once(schema::usage_stats_pk(period)));
+        let read =
+            futures::future::try_join_all(partitions.map(|pk| self.partition_items(pk))).await?;
         let mut stats = UsageStats {
             period: period.label(),
             ..UsageStats::default()
         };
-        for shard in self.shards(schema::usage_stats_pk(period)).await? {
-            counters::add_usage_shard(&mut stats, &shard);
+        for item in read.iter().flatten() {
+            counters::add_usage_shard(&mut stats, item);
         }
         Ok(stats)
+    }
+
+    /// Every item of one partition (paginated).
+    async fn partition_items(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk));
+        self.for_each_item(query, |item| {
+            items.push(item);
+            Ok(true)
+        })
+        .await?;
+        Ok(items)
     }
 }

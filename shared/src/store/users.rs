@@ -62,7 +62,7 @@ impl UserRecord {
         self.monthly.get(&period.label()).copied().unwrap_or(0)
     }
 
-    fn from_item(item: Item) -> Result<Self, StoreError> {
+    pub(crate) fn from_item(item: Item) -> Result<Self, StoreError> {
         let key_usage = counters::keys_with_use(&item)
             .filter_map(|key_id| Some((key_id.to_owned(), KeyUsage::of(&item, key_id)?)))
             .collect();
@@ -82,16 +82,16 @@ impl UserRecord {
 }
 
 impl Store {
+    /// A user, read consistently, with its Enterprise meter shards added (months and key use;
+    /// see [`super::enterprise`]).
     pub async fn get_user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(user_id)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(UserRecord::from_item).transpose()
+        let Some(mut user) = self.read_profile(user_id).await? else {
+            return Ok(None);
+        };
+        if user.tier == Tier::Enterprise {
+            self.add_meter_shards(&mut user).await?;
+        }
+        Ok(Some(user))
     }
 
     /// Creates a user only if none exists (atomic: a sign-up and the admin racing for one id

@@ -297,7 +297,7 @@ async fn ipv6_sign_ups_and_demo_callers_are_grouped_by_their_64() {
     let mut used = Vec::new();
     for ip in ["2001:db8:9:9::1", "2001:db8:9:9:abcd::77"] {
         let answered = answer(
-            harmonic_data::handle(
+            harmonic_data::invoke(
                 &state,
                 request("POST", "/api/v1/data")
                     .from_ip(ip)
@@ -368,7 +368,7 @@ async fn forged_keys_are_refused_before_any_read_whether_or_not_their_id_exists(
         let keys_answer =
             call_keys(&state.app, request("GET", "/api/v1/keys").key(key).build()).await;
         let data_answer = answer(
-            harmonic_data::handle(
+            harmonic_data::invoke(
                 &state,
                 request("POST", "/api/v1/data")
                     .key(key)
@@ -829,7 +829,7 @@ async fn refunded_requests_are_shown_apart_from_billed_ones() {
     let unreachable = data_app(&t, "http://127.0.0.1:9");
     let good = data_app(&t, &wiremock::MockServer::start().await.uri());
     let failed = answer(
-        harmonic_data::handle(
+        harmonic_data::invoke(
             &unreachable,
             request("POST", "/api/v1/data")
                 .key(&key)
@@ -840,7 +840,7 @@ async fn refunded_requests_are_shown_apart_from_billed_ones() {
     );
     assert_eq!(failed.status, 502, "{}", failed.text);
     let served = answer(
-        harmonic_data::handle(
+        harmonic_data::invoke(
             &good,
             request("POST", "/api/v1/data")
                 .key(&key)

@@ -310,7 +310,7 @@ impl World {
         match function {
             Function::Keys => call_keys(&self.t.app, request).await,
             Function::Usage => call_usage(&self.t.app, request).await,
-            Function::Data => answer(harmonic_data::handle(&self.data, request).await),
+            Function::Data => answer(harmonic_data::invoke(&self.data, request).await),
         }
     }
 

@@ -25,7 +25,7 @@ async fn call_any(
     if path.starts_with("/api/v1/keys") {
         call_keys(&t.app, request).await
     } else if path.starts_with("/api/v1/data") {
-        answer(harmonic_data::handle(data, request).await)
+        answer(harmonic_data::invoke(data, request).await)
     } else {
         call_usage(&t.app, request).await
     }
@@ -190,7 +190,7 @@ async fn answers_to_an_allowed_origin_carry_allow_origin_and_expose_the_rate_lim
             .json(serde_json::json!({"query": "quantum", "sources": "wiki"}))
             .build()
     };
-    let allowed = answer(harmonic_data::handle(&data, metered("http://localhost:3000")).await);
+    let allowed = answer(harmonic_data::invoke(&data, metered("http://localhost:3000")).await);
     assert_eq!(allowed.status, 200, "{}", allowed.text);
     assert_eq!(
         allowed.header("access-control-allow-origin"),
@@ -211,7 +211,7 @@ async fn answers_to_an_allowed_origin_carry_allow_origin_and_expose_the_rate_lim
     assert_eq!(allowed.header("x-ratelimit-used"), Some("1"));
 
     // Another origin is served (CORS is not access control) but its page may not read it.
-    let other = answer(harmonic_data::handle(&data, metered("https://evil.example")).await);
+    let other = answer(harmonic_data::invoke(&data, metered("https://evil.example")).await);
     assert_eq!(other.status, 200, "{}", other.text);
     assert_eq!(other.header("access-control-allow-origin"), None);
     assert_eq!(other.header("access-control-expose-headers"), None);

@@ -20,7 +20,7 @@ fn data_container(t: &TestApp, upstream: &MockServer) -> DataApp {
 
 async fn ask(state: &DataApp, key: &str, body: Value) -> Answer {
     answer(
-        harmonic_data::handle(
+        harmonic_data::invoke(
             state,
             request("POST", "/api/v1/data").key(key).json(body).build(),
         )

@@ -29,7 +29,8 @@ async fn requests(t: &TestApp, key: &str, n: usize, refunded: usize, sources: &[
             bytes_out: 900,
             key_id: None,
         };
-        t.app.record(&charge, event).await;
+        t.app.record(&charge, event);
+        t.app.flush_after_response().await;
     }
 }
 

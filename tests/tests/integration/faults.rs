@@ -238,7 +238,7 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
     let (key, _) = admin_creates_key(app, "steady", "free").await;
     let mut answered_2xx = 0u64;
     for _ in 0..2 {
-        let served = answer(harmonic_data::handle(&state, metered_request(Some(&key))).await);
+        let served = answer(harmonic_data::invoke(&state, metered_request(Some(&key))).await);
         assert_eq!(served.status, 200, "{}", served.text);
         answered_2xx += 1;
     }
@@ -301,7 +301,7 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
         ("demo data request", &state, None),
     ] {
         let (answered, took) = bounded(what, async {
-            answer(harmonic_data::handle(container, metered_request(key)).await)
+            answer(harmonic_data::invoke(container, metered_request(key)).await)
         })
         .await;
         slowest = slowest.max(took);
@@ -318,7 +318,7 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
 
     // What needs no storage still works: status, and malformed keys (refused before any read).
     let health = answer(
-        harmonic_data::handle(
+        harmonic_data::invoke(
             &state,
             request("GET", "/api/v1/data")
                 .query("action", "health")
@@ -328,13 +328,13 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
     );
     assert_eq!(health.status, 200, "{}", health.text);
     let malformed =
-        answer(harmonic_data::handle(&state, metered_request(Some("hm_not-a-key"))).await);
+        answer(harmonic_data::invoke(&state, metered_request(Some("hm_not-a-key"))).await);
     assert_eq!(malformed.status, 401, "{}", malformed.text);
 
     // The server comes back on the same port and data: the same containers serve again.
     let restarted = Instant::now();
     server.restart().await;
-    let served = answer(harmonic_data::handle(&state, metered_request(Some(&key))).await);
+    let served = answer(harmonic_data::invoke(&state, metered_request(Some(&key))).await);
     let resumed_after = restarted.elapsed();
     assert_eq!(
         served.status, 200,
@@ -345,12 +345,12 @@ async fn a_storage_outage_answers_503_and_service_resumes_by_itself_without_char
     println!(
         "faults: service resumed {resumed_after:?} after the restart began (server start included)"
     );
-    let served_cold = answer(harmonic_data::handle(&cold, metered_request(Some(&key))).await);
+    let served_cold = answer(harmonic_data::invoke(&cold, metered_request(Some(&key))).await);
     assert_eq!(served_cold.status, 200, "{}", served_cold.text);
     answered_2xx += 1;
     let (new_key, _) = admin_creates_key(app, "steady", "free").await;
     keys_created += 1;
-    let with_new_key = answer(harmonic_data::handle(&state, metered_request(Some(&new_key))).await);
+    let with_new_key = answer(harmonic_data::invoke(&state, metered_request(Some(&new_key))).await);
     assert_eq!(with_new_key.status, 200, "{}", with_new_key.text);
     answered_2xx += 1;
     let signed_up = call_keys(
@@ -513,7 +513,7 @@ async fn a_key_whose_creation_did_not_complete_never_works() {
             "usage with a key of {whose}: {}",
             usage.text
         );
-        let data_answer = answer(harmonic_data::handle(&state, metered_request(Some(text))).await);
+        let data_answer = answer(harmonic_data::invoke(&state, metered_request(Some(text))).await);
         assert_eq!(
             data_answer.status, 401,
             "data with a key of {whose}: {}",
@@ -579,12 +579,12 @@ async fn a_hung_storage_server_answers_503_within_the_client_timeouts_and_charge
         .await
         .expect("create the table");
     let (key, _) = admin_creates_key(&state.app, "patient", "free").await;
-    let served = answer(harmonic_data::handle(&state, metered_request(Some(&key))).await);
+    let served = answer(harmonic_data::invoke(&state, metered_request(Some(&key))).await);
     assert_eq!(served.status, 200, "{}", served.text);
 
     server.signal(libc::SIGSTOP);
     let (hung, took) = bounded("a metered request to a hung server", async {
-        answer(harmonic_data::handle(&state, metered_request(Some(&key))).await)
+        answer(harmonic_data::invoke(&state, metered_request(Some(&key))).await)
     })
     .await;
     server.signal(libc::SIGCONT);
@@ -688,7 +688,11 @@ async fn lost_answers_of_refunds_refusals_and_usage_counters_never_miscount() {
     );
     assert_eq!(after_refund, 2, "one refund, applied once");
 
-    // 3. Usage counters recorded while the server hangs: counted once each.
+    // 3. Usage recorded while the server hangs: the flush after the response cannot confirm its
+    //    batch (the SDK's attempts all hang), keeps it queued and says so; the next flush (the
+    //    container's next invocation) sends it again once the server is back. The server then
+    //    applies every copy it received, and each is the same event and the same absolute
+    //    counts: counted once.
     server.signal(libc::SIGSTOP);
     let event = harmonic_shared::store::UsageEvent {
         timestamp: rfc3339(clock.now()),
@@ -701,31 +705,48 @@ async fn lost_answers_of_refunds_refusals_and_usage_counters_never_miscount() {
         bytes_out: 10,
         key_id: None,
     };
-    tokio::time::timeout(REQUEST_BOUND, app.record(&charges[0], event))
+    app.record(&charges[0], event);
+    let failed = tokio::time::timeout(REQUEST_BOUND, app.flush_after_response())
         .await
         .expect("bounded");
     server.signal(libc::SIGCONT);
+    println!("faults: a flush to a hung server: {failed:?}");
+    assert_eq!(
+        failed.written, 0,
+        "nothing confirmed while the server hangs"
+    );
+    assert_eq!(
+        failed.left, 3,
+        "the event, the day and the totals stay queued"
+    );
+    let retried = tokio::time::timeout(REQUEST_BOUND, app.flush_after_response())
+        .await
+        .expect("bounded");
+    assert_eq!(
+        (retried.written, retried.left),
+        (3, 0),
+        "the next flush writes them"
+    );
+    assert_eq!(
+        app.flush_after_response().await.written,
+        0,
+        "nothing is left to send"
+    );
     let subject = harmonic_shared::store::Subject::User(UserId::parse("careful").expect("id"));
     let today = clock.now().date_naive();
-    let mut day = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        day = app
-            .store
-            .daily_counters(&subject, today, today)
-            .await
-            .expect("read");
-        if !day.is_empty() {
-            tokio::time::sleep(Duration::from_millis(1000)).await;
-            day = app
-                .store
-                .daily_counters(&subject, today, today)
-                .await
-                .expect("read");
-            break;
-        }
-    }
+    // Let the hung server work off every copy it had received before reading.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let day = app
+        .store
+        .daily_counters(&subject, today, today)
+        .await
+        .expect("read");
+    let (events, _) = app
+        .store
+        .usage_history(&subject, 50, None)
+        .await
+        .expect("history");
+    assert_eq!(events.len(), 1, "one event: {events:?}");
     assert_eq!(day.len(), 1, "the day's counters arrived");
     assert_eq!(day[0].requests, 1, "counted once: {:?}", day[0]);
     let totals = app

@@ -55,7 +55,7 @@ fn quantum() -> serde_json::Value {
 }
 
 async fn post(data: &DataApp, builder: RequestBuilder) -> Answer {
-    answer(harmonic_data::handle(data, builder.build()).await)
+    answer(harmonic_data::invoke(data, builder.build()).await)
 }
 
 #[tokio::test]
@@ -280,7 +280,7 @@ async fn malformed_idempotency_keys_are_400_and_nothing_is_charged_or_written() 
         .header("Idempotency-Key", "one")
         .header("Idempotency-Key", "two");
     assert_eq!(post(&w.data, twice).await.status, 400, "two headers");
-    let non_ascii = harmonic_data::handle(&w.data, {
+    let non_ascii = harmonic_data::invoke(&w.data, {
         let mut built = query(quantum()).key(&key).build();
         built.headers_mut().insert(
             "idempotency-key",

@@ -7,6 +7,7 @@
 //! `scripts/dynamodb.sh start PORT`, then
 //! `DYNAMODB_ENDPOINT=http://127.0.0.1:PORT cargo test -p harmonic-tests --test integration -- --include-ignored`.
 mod abuse;
+mod after_response;
 mod apigw_events;
 mod authz_matrix;
 mod cors_dashboard;

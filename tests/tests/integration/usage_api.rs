@@ -26,9 +26,8 @@ async fn make_requests(t: &TestApp, key: &str, n: usize, sources: &[&str], statu
     let caller = t.app.identify_metered(&headers, None).await.unwrap();
     for _ in 0..n {
         let charge = t.app.charge(&caller).await.unwrap();
-        t.app
-            .record(&charge, event(&t.app, sources, status, 20.0))
-            .await;
+        t.app.record(&charge, event(&t.app, sources, status, 20.0));
+        t.app.flush_after_response().await;
         t.clock
             .set(t.clock.now() + chrono::Duration::milliseconds(1));
     }

@@ -21,7 +21,7 @@ fn data_app(world: &World) -> DataApp {
 pub async fn run(endpoint: &str, auth_and_metering: &Run) -> Section {
     let mut section = Section::new(
         "2b. Hot path: a whole request to the curiosity source",
-        "`harmonic_data::handle(&state, request)` for `POST /api/v1/data` with `X-API-Key` and the body \
+        "`harmonic_data::invoke(&state, request)` for `POST /api/v1/data` with `X-API-Key` and the body \
 `{\"query\": \"physics\", \"sources\": \"curiosity\"}` (the built-in knowledge base: no network), \
 as API Gateway would deliver it, sequentially against dynalite. Warm: one container (`DataApp`) \
 warmed by one request; its curiosity cache then answers. Cold: a fresh `DataApp` per request \
@@ -79,6 +79,6 @@ async fn call(state: &DataApp, key: &str) {
         .key(key)
         .json(serde_json::json!({ "query": "physics", "sources": "curiosity" }))
         .build();
-    let answer = harmonic_testkit::requests::answer(harmonic_data::handle(state, request).await);
+    let answer = harmonic_testkit::requests::answer(harmonic_data::invoke(state, request).await);
     assert_eq!(answer.status, 200, "data request failed: {}", answer.text);
 }

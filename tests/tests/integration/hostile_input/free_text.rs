@@ -60,7 +60,7 @@ async fn expression_like_strings_in_free_text_fields_are_stored_and_searched_lit
     let mut served = 0;
     for expression in EXPRESSIONS {
         let answered = answer(
-            harmonic_data::handle(
+            harmonic_data::invoke(
                 &w.data,
                 request("POST", "/api/v1/data")
                     .key(&w.key)

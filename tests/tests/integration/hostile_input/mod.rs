@@ -128,7 +128,7 @@ async fn world() -> World {
         if let Some(key) = credentials {
             builder = builder.key(key);
         }
-        let served = answer(harmonic_data::handle(&w.data, builder.build()).await);
+        let served = answer(harmonic_data::invoke(&w.data, builder.build()).await);
         assert_eq!(served.status, 200, "{}", served.text);
     }
     w
@@ -191,7 +191,7 @@ impl World {
         match case.function {
             Function::Keys => call_keys(&self.t.app, request).await,
             Function::Usage => call_usage(&self.t.app, request).await,
-            Function::Data => answer(harmonic_data::handle(&self.data, request).await),
+            Function::Data => answer(harmonic_data::invoke(&self.data, request).await),
         }
     }
 }
