@@ -6,6 +6,7 @@
 //! the limit" is one value, [`crate::store::ChargeCondition`], which renders the DynamoDB
 //! condition and explains a refusal from the item read back; the meter keeps the tier it last
 //! saw for each key (its assumption for the next condition). Authentication only proves keys.
+mod enterprise;
 mod state;
 
 pub use state::QuotaState;
@@ -25,8 +26,9 @@ use crate::error::ApiError;
 use crate::quota_alerts::{QuotaAlerts, QuotaEventSink};
 use crate::store::{
     charge_mark, ChargeCondition, ChargeOutcome, ChargeRefusal, DemoCharge, Store, StoreError,
-    Subject, UsageEvent, ENTERPRISE_METER_SHARDS,
+    Subject, UsageEvent,
 };
+use enterprise::EnterpriseCharge;
 
 /// A metered caller whose credentials were verified (no liveness or quota check yet).
 #[derive(Debug, Clone)]
@@ -118,13 +120,6 @@ pub struct Meter {
     exhausted_demo: Cache<(ClientGroup, Period), u64>,
     /// Enterprise users' meter shards as this container last saw them (for `used`).
     shards_seen: Cache<(crate::domain::UserId, Period), Vec<u64>>,
-}
-
-/// The outcome of an Enterprise charge.
-enum EnterpriseCharge {
-    Admitted { used: u64, shard: u32 },
-    KeyNotLive,
-    TierChanged(Tier),
 }
 
 impl Meter {
@@ -303,72 +298,6 @@ impl Meter {
         self.tier_seen.invalidate(&verified.key_id).await;
         tracing::info!(key_id = %verified.key_id, "metered request with a key that is not live");
         ApiError::invalid_api_key().into()
-    }
-
-    /// An Enterprise request: counted on a random meter shard while the user item is read
-    /// (consistently) at the same time — one round trip. A key that is not live, or a tier that
-    /// is not Enterprise any more, gives the shard's count back (idempotently, by the mark).
-    ///
-    /// `used` is the user item's month (requests counted before Enterprise) plus the shards
-    /// as this container last saw them, the one just counted exact: exact for one container's
-    /// sequence of requests, at most the other containers' latest requests behind otherwise
-    /// (an unlimited tier's count is informational here; `GET /api/v1/usage` sums every shard).
-    async fn charge_enterprise(
-        &self,
-        verified: &VerifiedKey,
-        now: chrono::DateTime<chrono::Utc>,
-        period: Period,
-        mark: u64,
-    ) -> Result<EnterpriseCharge, Refusal> {
-        use rand::Rng;
-        let shard = rand::rng().random_range(0..ENTERPRISE_METER_SHARDS);
-        let (counted, profile) = tokio::join!(
-            self.store
-                .charge_meter_shard(&verified.user_id, &verified.key_id, period, shard, mark),
-            self.store.read_profile(&verified.user_id),
-        );
-        let shard_count = counted?;
-        let refusal = match profile {
-            Ok(Some(user)) if !user.key_is_live(&verified.key_id, now) => {
-                Some(EnterpriseCharge::KeyNotLive)
-            }
-            Ok(None) => Some(EnterpriseCharge::KeyNotLive),
-            Ok(Some(user)) if user.tier != Tier::Enterprise => {
-                Some(EnterpriseCharge::TierChanged(user.tier))
-            }
-            Ok(Some(user)) => {
-                let seen_key = (verified.user_id.clone(), period);
-                let mut seen = self
-                    .shards_seen
-                    .get(&seen_key)
-                    .await
-                    .unwrap_or_else(|| vec![0; ENTERPRISE_METER_SHARDS as usize]);
-                if let Some(slot) = seen.get_mut(shard as usize) {
-                    *slot = shard_count;
-                }
-                let used = user.used_in(period) + seen.iter().sum::<u64>();
-                self.shards_seen.insert(seen_key, seen).await;
-                return Ok(EnterpriseCharge::Admitted { used, shard });
-            }
-            Err(error) => {
-                // Liveness unknown: give the count back and let the client retry.
-                self.give_back_shard(verified, period, shard, mark).await;
-                return Err(error.into());
-            }
-        };
-        self.give_back_shard(verified, period, shard, mark).await;
-        Ok(refusal.unwrap_or(EnterpriseCharge::KeyNotLive))
-    }
-
-    async fn give_back_shard(&self, verified: &VerifiedKey, period: Period, shard: u32, mark: u64) {
-        let subject = Subject::User(verified.user_id.clone());
-        if let Err(error) = self
-            .store
-            .refund(&subject, Some(&verified.key_id), Some(shard), period, mark)
-            .await
-        {
-            tracing::error!(user_id = %verified.user_id, error = %error, "an Enterprise shard count of a refused request was not given back");
-        }
     }
 
     /// What follows every counted request: its metrics, and the quota threshold alerts.
