@@ -3,6 +3,9 @@
 # on a free port, runs the benchmarks (`target/release/xtask bench`, xtask/src/bench), which print
 # a table and write docs/benchmarks.md, and stops the server on exit. Not part of `make test`.
 # The bench fails (non-zero) if a figure could not be measured, e.g. a missing function binary.
+# Sections 3, 6 and 7 run the release function binaries (target/release/{keys,usage,data}) under
+# the bench's Lambda Runtime + Extensions API stub, DynamoDB behind its latency-injecting proxy.
+# BENCH_REQUIRE_SHARED_CACHE=1 makes the missing shared-cache figure (section 8) fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -14,7 +17,7 @@ trap 'exit 130' INT TERM
 
 echo "[bench] building the release binaries (LTO, one codegen unit: several minutes the first time)"
 # Two invocations, no `--bin` filter: `--bin` applies to every package selected with it, so one
-# combined command would build only the bench (the cold-start section needs the functions').
+# combined command would build only the bench (sections 3, 6 and 7 need the functions').
 cargo build --release -p harmonic-keys -p harmonic-usage -p harmonic-data
 cargo build --release -p xtask
 

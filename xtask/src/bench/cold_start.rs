@@ -1,63 +1,21 @@
 //! Section 3, cold start: each release binary through a minimal Lambda Runtime API stub: time from
 //! process spawn to the first response, binary sizes, and peak resident memory after a burst.
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
+use super::function_process::FunctionProcess;
+use super::lambda_events::options_event;
 use super::report::Section;
 use super::runtime_stub::RuntimeStub;
 use super::stats::{duration, thousands, Summary};
-use super::world::ADMIN_TOKEN;
 
 const FUNCTIONS: [&str; 3] = ["keys", "usage", "data"];
 const COLD_STARTS: usize = 10;
 const BURST: u64 = 500;
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn spawn_function(binary: &Path, function: &str, port: u16, endpoint: &str) -> Child {
-    Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", format!("harmonic-{function}"))
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_REGION", "us-east-1")
-        .env("TABLE_NAME", "bench-cold-start")
-        .env("DYNAMODB_ENDPOINT", endpoint)
-        .env("ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("spawn {}: {error}", binary.display()))
-}
-
-/// Peak and current resident set of a live process, in bytes.
-fn memory_of(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|kib| kib.parse::<u64>().ok())
-            .map(|kib| kib * 1024)
-    };
-    Some((field("VmHWM:")?, field("VmRSS:")?))
-}
-
-fn stop(mut child: Child) -> String {
-    let _ = child.kill();
-    let output = child.wait_with_output();
-    output
-        .map(|output| String::from_utf8_lossy(&output.stderr).into_owned())
-        .unwrap_or_default()
-}
-
-fn last_lines(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(3)..].join(" / ")
+fn spawn_function(binary: &Path, function: &str, port: u16, endpoint: &str) -> FunctionProcess {
+    FunctionProcess::spawn(binary, function, port, "bench-cold-start", endpoint, &[])
 }
 
 fn size_of(path: &Path) -> Option<u64> {
@@ -77,15 +35,16 @@ pub async fn run(endpoint: &str, binaries: &Path, lambda_artifacts: &Path) -> Se
     let mut section = Section::new(
         "3. Cold start, binary size, memory",
         "Each release binary (`target/release/<fn>`: the workspace release profile, LTO, one \
-codegen unit, stripped, panic = abort) is started as Lambda would start it, against a minimal \
-Lambda Runtime API stub on 127.0.0.1 in the bench: `GET /2018-06-01/runtime/invocation/next` \
-answers with an API Gateway HTTP API (v2) `OPTIONS /api/v1/<fn>` event (JSON documentation, no \
-DynamoDB access) and the Lambda-Runtime-* headers; `POST …/response` answers 202. Environment: \
-only the Lambda variables, AWS_REGION, TABLE_NAME, DYNAMODB_ENDPOINT, ADMIN_TOKEN and RUST_LOG=warn. \
-Built for this machine (x86_64-unknown-linux-gnu; `make build` targets arm64 by default). \
-Cold start = from spawn to the first response POST received by the stub (10 fresh processes per \
-function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<pid>/status after \
-500 invocations served by one process.",
+codegen unit, stripped, panic = abort) is started as Lambda would start it, against the bench's \
+Lambda Runtime + Extensions API stub on 127.0.0.1 (runtime_stub.rs: Lambda's lifecycle, see \
+section 6): `GET /2018-06-01/runtime/invocation/next` answers with an API Gateway HTTP API (v2) \
+`OPTIONS /api/v1/<fn>` event (JSON documentation, no DynamoDB access) and the Lambda-Runtime-* \
+headers; `POST …/response` answers 202. Environment: only the Lambda variables, AWS_REGION, \
+TABLE_NAME, DYNAMODB_ENDPOINT, ADMIN_TOKEN, BCRYPT_COST=10 and RUST_LOG=warn. Built for this \
+machine (x86_64-unknown-linux-gnu; `make build` targets arm64 by default). Cold start = from \
+spawn to the first response POST received by the stub (10 fresh processes per function); init = \
+spawn to the runtime's first `next` call. A cold *metered* request (key read, bcrypt, meter) is \
+section 7. Peak RSS = VmHWM from /proc/<pid>/status after 500 invocations served by one process.",
     );
     println!("\n== {}", section.title);
     let mut worst_cold: Option<(String, f64)> = None;
@@ -121,23 +80,23 @@ function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<p
         let mut first_rss = Vec::with_capacity(COLD_STARTS);
         let mut failure = None;
         for _ in 0..COLD_STARTS {
-            let mut stub = RuntimeStub::start(function, 1).await;
+            let stub = RuntimeStub::start(function).await;
             let spawned = Instant::now();
             let child = spawn_function(&binary, function, stub.port, endpoint);
-            match stub.next_response().await {
-                Ok((first_next, answered)) => {
-                    cold.push(answered - spawned);
-                    if let Some(next) = first_next {
+            match stub.invoke(options_event(function)).await {
+                Ok(invocation) => {
+                    cold.push(invocation.responded - spawned);
+                    if let Some(next) = stub.first_next() {
                         init.push(next - spawned);
                     }
-                    if let Some((hwm, _)) = memory_of(child.id()) {
+                    if let Some((hwm, _)) = child.memory() {
                         first_rss.push(hwm);
                     }
-                    stop(child);
+                    child.stop();
                 }
                 Err(problem) => {
-                    let stderr = stop(child);
-                    failure = Some(format!("{problem}; stderr: {}", last_lines(&stderr)));
+                    let stderr = child.stop();
+                    failure = Some(format!("{problem}; stderr: {stderr}"));
                     break;
                 }
             }
@@ -177,13 +136,13 @@ function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<p
         }
 
         // A burst in one process.
-        let mut stub = RuntimeStub::start(function, BURST).await;
+        let stub = RuntimeStub::start(function).await;
         let child = spawn_function(&binary, function, stub.port, endpoint);
         let started = Instant::now();
         let mut answered = 0;
         let mut problem = None;
         while answered < BURST {
-            match stub.next_response().await {
+            match stub.invoke(options_event(function)).await {
                 Ok(_) => answered += 1,
                 Err(error) => {
                     problem = Some(error);
@@ -192,15 +151,12 @@ function); init = spawn to the first `next` call. Peak RSS = VmHWM from /proc/<p
             }
         }
         let elapsed = started.elapsed();
-        let memory = memory_of(child.id());
-        let stderr = stop(child);
+        let memory = child.memory();
+        let stderr = child.stop();
         if let Some(problem) = problem {
             section.row(
                 format!("{function}: burst"),
-                format!(
-                    "failed after {answered}: {problem}; stderr: {}",
-                    last_lines(&stderr)
-                ),
+                format!("failed after {answered}: {problem}; stderr: {stderr}"),
             );
             failures.push(format!("{function}: burst failed after {answered}"));
             continue;

@@ -7,21 +7,34 @@
 //! reported as the median with its spread; targets are checked on ratios and counts, which the
 //! noisy 2-core machine does not distort.
 //!
-//! It refuses to run from a debug build, and when the cold-start section is wanted it fails at
-//! once if a function binary is missing, rather than reporting a figure as "not measured".
+//! It refuses to run from a debug build, and when a section that runs the function binaries
+//! (3, 6, 7) is wanted it fails at once if a binary is missing, rather than reporting a figure as
+//! "not measured". A figure that could not be taken fails the run (exit status non-zero).
 //!
 //! Environment: `DYNAMODB_ENDPOINT` (required; scripts/bench.sh starts dynalite),
 //! `BENCH_OUTPUT` (default docs/benchmarks.md), `BENCH_BINARIES` (default target/release),
 //! `BENCH_LAMBDA_ARTIFACTS` (default target/lambda), `BENCH_COMMIT` (shown in the report),
 //! `BENCH_ONLY` (e.g. `1,3`: run only those sections, for development; the report is then
-//! written only to an explicit `BENCH_OUTPUT`).
+//! written only to an explicit `BENCH_OUTPUT`), `BENCH_REQUIRE_SHARED_CACHE=1` (section 8's
+//! missing figure fails the run).
 mod cold_start;
 mod data_request;
+mod dynamo_proxy;
 mod fanout;
+mod first_request;
+mod function_process;
 mod hot_path;
+mod lambda_cost;
+mod lambda_events;
+mod lifecycle;
+mod local_http;
 mod quota;
 mod report;
+mod round_trips;
 mod runtime_stub;
+#[cfg(test)]
+mod runtime_stub_tests;
+mod shared_cache;
 mod stats;
 mod verify;
 mod world;
@@ -58,8 +71,12 @@ where
     }
 }
 
-/// The function binaries the cold-start section runs (`BENCH_BINARIES`/<name>).
-const FUNCTION_BINARIES: [&str; 3] = ["keys", "usage", "data"];
+/// The function binaries each section runs (`BENCH_BINARIES`/<name>).
+const FUNCTION_BINARIES: [(&str, &[&str]); 3] = [
+    ("3", &["keys", "usage", "data"]),
+    ("6", &["data"]),
+    ("7", &["data"]),
+];
 
 pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if cfg!(debug_assertions) {
@@ -78,22 +95,24 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
         only.as_ref()
             .is_none_or(|list| list.iter().any(|n| n == number))
     };
-    if wanted("3") {
-        let missing: Vec<String> = FUNCTION_BINARIES
-            .iter()
-            .map(|name| binaries.join(name))
-            .filter(|path| !path.is_file())
-            .map(|path| path.display().to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "bench: the cold-start section needs the release function binaries; missing: {}. \
+    let mut missing: Vec<String> = FUNCTION_BINARIES
+        .iter()
+        .filter(|(section, _)| wanted(section))
+        .flat_map(|(_, names)| names.iter())
+        .map(|name| binaries.join(name))
+        .filter(|path| !path.is_file())
+        .map(|path| path.display().to_string())
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        return Err(format!(
+            "bench: sections 3, 6 and 7 run the release function binaries; missing: {}. \
 Build them with `cargo build --release -p harmonic-keys -p harmonic-usage -p harmonic-data` \
 (make bench does), or set BENCH_BINARIES",
-                missing.join(", ")
-            )
-            .into());
-        }
+            missing.join(", ")
+        )
+        .into());
     }
     let machine = Machine::describe();
     println!("HARMONIC API benchmarks — {}", machine.one_line());
@@ -112,21 +131,24 @@ Build them with `cargo build --release -p harmonic-keys -p harmonic-usage -p har
     }
     if wanted("2") {
         let endpoint = endpoint.clone();
-        let result = tokio::spawn(async move {
-            let (section, warm) = hot_path::run(&endpoint).await;
-            let whole = data_request::run(&endpoint, &warm).await;
-            (section, whole)
-        })
-        .await;
-        match result {
-            Ok((section, whole)) => sections.extend([section, whole]),
-            Err(error) => {
-                sections.extend(guarded("2. Hot path", async move { panic!("{error}") }).await)
-            }
-        }
+        let both = endpoint.clone();
+        sections.extend(
+            guarded("2a. Hot path: authentication + metering", async move {
+                hot_path::run(&endpoint).await
+            })
+            .await,
+        );
+        sections.extend(
+            guarded(
+                "2b. Hot path: a whole request to the curiosity source",
+                async move { data_request::run(&both).await },
+            )
+            .await,
+        );
     }
     if wanted("3") {
         let endpoint = endpoint.clone();
+        let binaries = binaries.clone();
         sections.extend(
             guarded("3. Cold start, binary size, memory", async move {
                 cold_start::run(&endpoint, &binaries, &artifacts).await
@@ -148,6 +170,28 @@ Build them with `cargo build --release -p harmonic-keys -p harmonic-usage -p har
         );
     }
 
+    if wanted("6") {
+        let (endpoint, binaries) = (endpoint.clone(), binaries.clone());
+        sections.extend(
+            guarded(round_trips::TITLE, async move {
+                round_trips::run(&endpoint, &binaries).await
+            })
+            .await,
+        );
+    }
+    if wanted("7") {
+        let (endpoint, binaries) = (endpoint.clone(), binaries.clone());
+        sections.extend(
+            guarded(first_request::TITLE, async move {
+                first_request::run(&endpoint, &binaries).await
+            })
+            .await,
+        );
+    }
+    if wanted("8") {
+        sections.push(shared_cache::shared_cache_hit(&endpoint));
+    }
+
     let elapsed = started.elapsed();
     report::print_summary(&sections);
     println!("\nmeasured in {:.0} s", elapsed.as_secs_f64());
@@ -165,17 +209,25 @@ Build them with `cargo build --release -p harmonic-keys -p harmonic-usage -p har
     unmet(&sections)
 }
 
-/// A measurement that failed or a figure that could not be taken makes the run fail: a report
-/// with holes must not pass for a complete one.
+/// A measurement that failed or a figure that could not be taken (a verdict or a row reading
+/// "failed…" or "not measured") makes the run fail: a report with holes must not pass for a
+/// complete one.
 fn unmet(sections: &[Section]) -> Result<(), Box<dyn std::error::Error>> {
+    let hole = |text: &str| text.starts_with("failed") || text.starts_with("not measured");
     let holes: Vec<String> = sections
         .iter()
         .flat_map(|section| {
-            section
+            let verdicts = section
                 .verdicts
                 .iter()
-                .filter(|v| v.measured.starts_with("failed") || v.measured == "not measured")
-                .map(move |v| format!("{}: {} ({})", section.title, v.target, v.measured))
+                .filter(|v| hole(&v.measured))
+                .map(move |v| format!("{}: {} ({})", section.title, v.target, v.measured));
+            let rows = section
+                .rows
+                .iter()
+                .filter(|(_, value)| hole(value))
+                .map(move |(metric, value)| format!("{}: {metric} ({value})", section.title));
+            verdicts.chain(rows)
         })
         .collect();
     if holes.is_empty() {
