@@ -19,5 +19,4 @@ mod idempotency;
 mod keys_api;
 mod metering;
 mod operations;
-mod shared_cache;
 mod usage_api;
