@@ -8,8 +8,7 @@
 //! round trip, as before, and one user's writes are spread over N partitions instead of one
 //! item's ~1,000 writes/s. The shards hold the same counters as the user item (`m#YYYY-MM`,
 //! `n#<keyId>`, `t#<keyId>`), so [`Store::get_user`] adds them up with the same decoders.
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue};
-use std::collections::HashMap;
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::charge::Compensation;
 use super::counters::{self, KeyUsage};
@@ -112,36 +111,9 @@ impl Store {
     }
 
     async fn meter_shards(&self, user_id: &UserId) -> Result<Vec<Item>, StoreError> {
-        let mut keys = KeysAndAttributes::builder().consistent_read(true);
-        for shard in 0..ENTERPRISE_METER_SHARDS {
-            keys = keys.keys(schema::meter_shard_key(user_id, shard));
-        }
-        let mut pending = Some(HashMap::from([(
-            self.table.clone(),
-            keys.build().map_err(super::internal)?,
-        )]));
-        let mut found = Vec::new();
-        // Unprocessed keys (throttling) are asked for again, a bounded number of times.
-        for _ in 0..4 {
-            let Some(request) = pending.take().filter(|keys| !keys.is_empty()) else {
-                break;
-            };
-            let output = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await?;
-            if let Some(mut tables) = output.responses {
-                found.extend(tables.remove(&self.table).unwrap_or_default());
-            }
-            pending = output.unprocessed_keys;
-        }
-        if pending.is_some_and(|keys| !keys.is_empty()) {
-            return Err(StoreError::Unavailable(
-                "meter shards not all read (throttled)".into(),
-            ));
-        }
-        Ok(found)
+        let keys = (0..ENTERPRISE_METER_SHARDS)
+            .map(|shard| schema::meter_shard_key(user_id, shard))
+            .collect();
+        self.get_items_consistent(keys).await
     }
 }

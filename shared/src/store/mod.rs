@@ -252,6 +252,50 @@ impl Store {
         }
     }
 
+    /// Reads items by key with consistent BatchGetItem requests (100 keys each); keys DynamoDB
+    /// leaves unprocessed (throttling) are asked for again, a bounded number of times. Items
+    /// that do not exist are simply absent; the order is not the keys'.
+    pub(crate) async fn get_items_consistent(
+        &self,
+        keys: Vec<Item>,
+    ) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::new();
+        for chunk in keys.chunks(100) {
+            let request = KeysAndAttributes::builder()
+                .consistent_read(true)
+                .set_keys(Some(chunk.to_vec()))
+                .build()
+                .map_err(internal)?;
+            let mut pending = Some(std::collections::HashMap::from([(
+                self.table.clone(),
+                request,
+            )]));
+            let mut rounds = 0;
+            while let Some(request) = pending.take().filter(|r| !r.is_empty()) {
+                rounds += 1;
+                if rounds > 5 {
+                    return Err(StoreError::Unavailable("batch read kept throttling".into()));
+                }
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await?;
+                found.extend(
+                    output
+                        .responses
+                        .unwrap_or_default()
+                        .remove(&self.table)
+                        .unwrap_or_default(),
+                );
+                pending = output.unprocessed_keys;
+            }
+        }
+        Ok(found)
+    }
+
     /// The shards of a sharded counter (at most [`STATS_SHARDS`] items of one partition).
     pub(crate) async fn shards(&self, pk: String) -> Result<Vec<Item>, StoreError> {
         let output = self

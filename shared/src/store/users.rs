@@ -217,41 +217,11 @@ impl Store {
 
     /// Reads several users at once (BatchGetItem, 100 at a time), in the order given.
     pub async fn get_users(&self, ids: &[UserId]) -> Result<Vec<UserRecord>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let keys = ids.iter().map(profile_key).collect();
         let mut found: HashMap<String, UserRecord> = HashMap::new();
-        for chunk in ids.chunks(100) {
-            let mut keys = KeysAndAttributes::builder().consistent_read(true);
-            for id in chunk {
-                keys = keys.keys(profile_key(id));
-            }
-            let mut pending = Some(HashMap::from([(
-                self.table.clone(),
-                keys.build()
-                    .map_err(|e| StoreError::Internal(e.to_string()))?,
-            )]));
-            let mut rounds = 0;
-            while let Some(request) = pending.take().filter(|r| !r.is_empty()) {
-                rounds += 1;
-                if rounds > 5 {
-                    return Err(StoreError::Unavailable("batch read kept throttling".into()));
-                }
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(request))
-                    .send()
-                    .await?;
-                for item in output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    let user = UserRecord::from_item(item)?;
-                    found.insert(user.user_id.to_string(), user);
-                }
-                pending = output.unprocessed_keys;
-            }
+        for item in self.get_items_consistent(keys).await? {
+            let user = UserRecord::from_item(item)?;
+            found.insert(user.user_id.to_string(), user);
         }
         Ok(ids
             .iter()
