@@ -1,8 +1,10 @@
 //! The one DynamoDB table: its schema, the SDK client built once per container, and every
 //! access pattern of the product as a method (no Scan anywhere). One module per item: users
 //! (profiles, directory), live keys, charges (the metered counters), counters (their names and
-//! decoding), keys, usage (events, day counters, totals), alerts, audit, idempotency; key
-//! builders and attribute names live in [`schema`].
+//! decoding), keys, usage (events, day counters, totals), alerts, audit, idempotency, the data
+//! sources' shared result cache and fleet-wide politeness gates; key builders and attribute
+//! names live in [`schema`]. A write that may wait until after the response is a
+//! [`DeferredPut`].
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
@@ -16,16 +18,20 @@
 //! | usage stats shard | `STATS#USAGE#YYYY-MM` | `SHARD#<n>` | requests, errors, per tier |
 //! | audit entry | `AUDIT#<userId>` | `<at>#<nonce>` | who, what, which key; append-only; TTL |
 //! | quota crossing | `ALERTS#<userId>` | `QUOTA#YYYY-MM#080` | written once per month and threshold; TTL |
+//! | cached result | `CACHE#<source>#<SHA-256 hex of the normalised key>` | `RESULT` | `value` (JSON text), `expiresAt`; TTL = `expiresAt`; read eventually consistent, expired = miss; written after the response |
+//! | politeness gate | `GATE#<upstream>` (`GATE#arxiv`) | `GATE` | `nextSlot` (epoch ms); optimistic conditional update; no TTL |
 mod alerts;
 mod audit;
 mod charge;
 mod counters;
 mod deferred;
 mod enterprise;
+mod gate;
 mod idempotency;
 mod keys;
 mod limited;
 mod live_keys;
+mod result_cache;
 mod schema;
 mod table;
 mod tallies;
@@ -37,9 +43,11 @@ pub use charge::{ChargeCondition, ChargeOutcome, ChargeRefusal};
 pub use counters::{charge_mark, CallCounters, DailyCounters, KeyUsage, UsageStats};
 pub use deferred::DeferredPut;
 pub use enterprise::ENTERPRISE_METER_SHARDS;
+pub use gate::{GateRequest, GateReservation, GATE_ATTEMPTS};
 pub use idempotency::{idempotency_pk, Claimed, ExistingRecord, StoredResponse};
 pub use keys::{KeyEvent, KeyRecord, KeyStats};
 pub use limited::{DemoCharge, LimitedCount};
+pub use result_cache::{CachedResult, MAX_CACHED_RESULT_BYTES};
 pub use table::RoundTripCounter;
 pub use tallies::{DayTally, TotalsTally, TOTALS_PARTITIONS};
 pub(crate) use usage::event_item;

@@ -7,7 +7,9 @@
 //! and decoded in [`super::counters`].
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use crate::apikey::KeyId;
 use crate::domain::{Period, UserId};
@@ -37,6 +39,13 @@ pub const REVOKED_AT: &str = "revokedAt";
 pub const ROTATED_TO: &str = "rotatedTo";
 pub const USAGE_COUNT: &str = "usageCount";
 pub const LAST_USED_AT: &str = "lastUsedAt";
+/// On a cached result: the answer, as the JSON text the data function serialised.
+pub const CACHED_VALUE: &str = "value";
+/// On a cached result: epoch second after which it is a miss, whether or not the TTL sweep
+/// (which dynalite never runs, and DynamoDB runs up to days late) has deleted it yet.
+pub const EXPIRES_AT: &str = "expiresAt";
+/// On a politeness gate: epoch millisecond of the next free slot of the upstream.
+pub const NEXT_SLOT: &str = "nextSlot";
 
 // Sort keys and partitions with a fixed name.
 pub const PROFILE: &str = "PROFILE";
@@ -47,6 +56,8 @@ pub const DIRECTORY_EXPIRING: &str = "DIR#EXPIRING";
 pub const KEY_STATS_PK: &str = "STATS#KEYS";
 pub const EVENT_PREFIX: &str = "EVT#";
 pub const DAY_PREFIX: &str = "DAY#";
+pub const CACHED_RESULT_SK: &str = "RESULT";
+pub const GATE_SK: &str = "GATE";
 
 /// A raw item, or the primary key of one.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -166,4 +177,64 @@ pub fn crossing_month_prefix(period: Period) -> String {
 
 pub fn crossing_sk(period: Period, threshold: u8) -> String {
     format!("{}{threshold:03}", crossing_month_prefix(period))
+}
+
+/// The partition of a source's cached result for one normalised cache key:
+/// `CACHE#<source>#<SHA-256 of the key, lowercase hex>`. Hashed because keys are free text up
+/// to hundreds of bytes (a pk holds 2 KB at most) and may contain any character; SHA-256 is
+/// stable across builds and platforms (unlike `std`'s hasher), so every container and every
+/// release finds the same item.
+pub fn cache_pk(source: &str, normalised_key: &str) -> String {
+    let digest = Sha256::digest(normalised_key.as_bytes());
+    let mut pk = String::with_capacity(7 + source.len() + 64);
+    pk.push_str("CACHE#");
+    pk.push_str(source);
+    pk.push('#');
+    for byte in digest {
+        // Writing into a String cannot fail.
+        let _ = write!(pk, "{byte:02x}");
+    }
+    pk
+}
+
+/// The partition of an upstream's fleet-wide politeness gate: `GATE#arxiv`.
+pub fn gate_pk(upstream: &str) -> String {
+    format!("GATE#{upstream}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_partition_is_the_source_and_the_sha256_hex_of_the_key() {
+        // SHA-256("abc"), the FIPS 180-2 test vector.
+        assert_eq!(
+            cache_pk("wiki", "abc"),
+            "CACHE#wiki#ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn cache_partitions_differ_by_source_and_by_key_and_stay_short() {
+        let long_key = "q".repeat(2_000);
+        let partitions = [
+            cache_pk("wiki", "quantum"),
+            cache_pk("arxiv", "quantum"),
+            cache_pk("wiki", "Quantum"),
+            cache_pk("wiki", &long_key),
+        ];
+        for (index, pk) in partitions.iter().enumerate() {
+            assert!(pk.len() <= 6 + 9 + 1 + 64, "{pk}");
+            assert!(
+                partitions[index + 1..].iter().all(|other| other != pk),
+                "{pk} repeats"
+            );
+        }
+    }
+
+    #[test]
+    fn the_gate_partition_names_its_upstream() {
+        assert_eq!(gate_pk("arxiv"), "GATE#arxiv");
+    }
 }

@@ -19,4 +19,5 @@ mod idempotency;
 mod keys_api;
 mod metering;
 mod operations;
+mod shared_cache;
 mod usage_api;

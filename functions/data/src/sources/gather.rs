@@ -1,9 +1,15 @@
 //! The gather: every requested source run concurrently, each under its own deadline, through
 //! its cache and failure memo; and `known_failures`, the answer known without calling anyone.
 //!
+//! Reading order of one source: this container's cache, then (when wired to the table) the
+//! fleet's shared cache, then the upstream. A shared hit fills this container's cache for what
+//! it had left; an upstream success is offered to the fleet after the response. Failures stay
+//! in this container's memo only, never in the shared cache.
+//!
 //! Owns `Gathered` (per-source outcomes in the requested order; `render` turns it into the
 //! response body) and the cache key, which says what each source's answer depends on.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -11,6 +17,7 @@ use harmonic_shared::ops_metrics;
 use tokio::time::Instant;
 
 use super::memo::RememberedFailure;
+use super::shared_cache::{self, CachedAnswer, SharedCache};
 use super::{upstream, wiki, SourceError, Sources};
 use crate::model::{Mode, SourceFailure, SourceKind, SourceOutcome, SourceSuccess};
 use crate::request::{DataRequest, Query};
@@ -95,13 +102,22 @@ impl Sources {
         }
 
         // One entry API for hits and misses: concurrent misses on the same key share a single
-        // upstream call (which matters for arXiv's and GDELT's one-call-per-interval rules), and
-        // an `Err` is handed to every waiter without being cached.
+        // shared-cache read and upstream call (which matters for arXiv's and GDELT's
+        // one-call-per-interval rules), and an `Err` is handed to every waiter without being
+        // cached.
+        let from_fleet = AtomicBool::new(false);
         let lookup = cache
             .entry(key.clone())
-            .or_try_insert_with(self.fetch(kind, request));
+            .or_try_insert_with(upstream::within_deadline(
+                deadline,
+                self.obtain(kind, request, &key, &from_fleet),
+            ));
         let result = match tokio::time::timeout_at(deadline, lookup).await {
-            Ok(Ok(entry)) => Ok((entry.is_fresh(), entry.into_value())),
+            // An entry this call inserted from the fleet's cache is a cache hit, not an upstream call.
+            Ok(Ok(entry)) => Ok((
+                entry.is_fresh() && !from_fleet.load(Ordering::Relaxed),
+                entry.into_value().answer,
+            )),
             Ok(Err(shared)) => Err(SourceError::clone(&shared)),
             Err(_) => Err(SourceError::Timeout(format!(
                 "{} did not answer within {} ms",
@@ -153,6 +169,35 @@ impl Sources {
                 SourceOutcome::Failure(failure)
             }
         }
+    }
+
+    /// A missed answer: the fleet's, if the shared cache has it (`from_fleet` is then set), else
+    /// the upstream's, offered to the fleet when it succeeded.
+    async fn obtain(
+        &self,
+        kind: SourceKind,
+        request: &DataRequest,
+        key: &str,
+        from_fleet: &AtomicBool,
+    ) -> Result<CachedAnswer, SourceError> {
+        let lifetime = self.settings.cache_ttl.for_kind(kind);
+        let shared = self
+            .shared_cache
+            .as_ref()
+            .filter(|_| shared_cache::is_shared(kind))
+            .map(|cache| (cache, SharedCache::key(&self.settings, kind, key)));
+        if let Some((cache, shared_key)) = &shared {
+            let timeout = self.settings.shared_state_timeout;
+            if let Some(hit) = cache.read(kind, shared_key, timeout).await {
+                from_fleet.store(true, Ordering::Relaxed);
+                return Ok(hit);
+            }
+        }
+        let answer = self.fetch(kind, request).await?;
+        if let Some((cache, shared_key)) = &shared {
+            cache.offer(kind, shared_key, &answer, lifetime);
+        }
+        Ok(CachedAnswer { answer, lifetime })
     }
 
     /// The failures of `request` known without calling anyone: `Some` only when EVERY requested
@@ -208,4 +253,40 @@ fn cache_key(kind: SourceKind, request: &DataRequest) -> String {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kind: SourceKind, body: &str) -> String {
+        cache_key(kind, &DataRequest::parse(body.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn queries_that_differ_only_in_case_and_spacing_share_a_key() {
+        for kind in [SourceKind::Arxiv, SourceKind::News, SourceKind::Weather] {
+            assert_eq!(
+                key(kind, r#"{"query":"  Quantum \t Computing "}"#),
+                key(kind, r#"{"query":"quantum computing"}"#),
+                "{kind}"
+            );
+        }
+        assert_eq!(
+            key(SourceKind::Wiki, r#"{"query":"ayrton Senna"}"#),
+            key(SourceKind::Wiki, r#"{"query":"Ayrton Senna"}"#)
+        );
+    }
+
+    #[test]
+    fn what_an_answer_depends_on_keeps_keys_apart() {
+        assert_ne!(
+            key(SourceKind::Arxiv, r#"{"query":"quantum","maxResults":5}"#),
+            key(SourceKind::Arxiv, r#"{"query":"quantum","maxResults":6}"#)
+        );
+        assert_ne!(
+            key(SourceKind::Wiki, r#"{"query":"AIDS"}"#),
+            key(SourceKind::Wiki, r#"{"query":"Aids"}"#)
+        );
+    }
 }

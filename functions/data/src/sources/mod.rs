@@ -3,18 +3,22 @@
 //! Owns `SourceError` (per-source failure with a stable code), `Answer` (what a source that
 //! answered produced, "nothing matched" included) and `Sources`: the per-container state built
 //! once from `SourceSettings` — one HTTP client, one cache and one one-minute failure memo per
-//! source, per-source politeness gates and counters. The rest is one file per concern:
-//! [`gather`] runs the requested sources, [`memo`] remembers failures, [`stats`] counts,
-//! [`catalogue`] describes, [`upstream`] is the HTTP exchange, and each upstream has its own
-//! module. Reads `model` and `request`; never the rendering.
+//! source, per-source politeness gates and counters — and, when wired to the table
+//! ([`Sources::with_shared_state`]), what the fleet shares: a second cache level and arXiv's
+//! politeness gate. The rest is one file per concern: [`gather`] runs the requested sources,
+//! [`memo`] remembers failures, [`shared_cache`] and [`fleet_gate`] reach the fleet's state,
+//! [`stats`] counts, [`catalogue`] describes, [`upstream`] is the HTTP exchange, and each
+//! upstream has its own module. Reads `model` and `request`; never the rendering.
 
 mod arxiv;
 mod catalogue;
 mod curiosity;
+mod fleet_gate;
 mod gather;
 mod memo;
 mod news;
 mod settings;
+mod shared_cache;
 mod stats;
 mod upstream;
 mod weather;
@@ -22,8 +26,9 @@ mod wiki;
 
 use std::time::Duration;
 
+use harmonic_shared::store::Store;
 use moka::future::Cache;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::SourceKind;
@@ -34,9 +39,12 @@ pub use gather::Gathered;
 pub use settings::{
     CacheTtls, NewsApiKey, NewsProvider, SourceSettings, DEFAULT_UPSTREAM_MAX_BYTES,
 };
+pub use shared_cache::DeferredWrites;
 pub use stats::SourceStats;
 
+use fleet_gate::FleetGate;
 use memo::RememberedFailure;
+use shared_cache::{CachedAnswer, OwnLifetime, SharedCache};
 use stats::Counters;
 use upstream::Gate;
 
@@ -77,8 +85,9 @@ impl SourceError {
 /// What a source that answered produced. `no_match` is the sentence saying that nothing matched
 /// the query (Wikipedia has no such article, Open-Meteo knows no such place, no papers or
 /// articles, a query the source cannot search for); the request is charged all the same: the
-/// source did its work.
-#[derive(Debug, Clone, PartialEq)]
+/// source did its work. Its JSON is what the fleet's cache holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Answer {
     pub(crate) data: Value,
     pub(crate) no_match: Option<String>,
@@ -114,11 +123,15 @@ pub struct SourcesInitError(#[from] reqwest::Error);
 pub struct Sources {
     settings: SourceSettings,
     client: reqwest::Client,
-    caches: [Cache<String, Answer>; 5],
+    caches: [Cache<String, CachedAnswer>; 5],
     /// Recent failures per source, by cache key (per container; a fleet-wide memo is later work).
     failures: [Cache<String, RememberedFailure>; 5],
     gates: [Gate; 5],
     counters: [Counters; 5],
+    /// The fleet's result cache, when wired to the table.
+    shared_cache: Option<SharedCache>,
+    /// The fleet's politeness gate of each source that has one, when wired to the table.
+    fleet_gates: [Option<FleetGate>; 5],
 }
 
 impl std::fmt::Debug for Sources {
@@ -141,10 +154,11 @@ impl Sources {
             // redirect leaves the source's own origin (NewsAPI's key header goes with it).
             .redirect(upstream::same_origin_redirects())
             .build()?;
-        let caches = SourceKind::ALL.map(|kind| {
+        // Each answer carries its lifetime: the source's TTL, or what a shared one had left.
+        let caches = SourceKind::ALL.map(|_| {
             Cache::builder()
                 .max_capacity(settings.cache_max_entries)
-                .time_to_live(settings.cache_ttl.for_kind(kind))
+                .expire_after(OwnLifetime)
                 .build()
         });
         let failures = SourceKind::ALL.map(|_| {
@@ -161,7 +175,21 @@ impl Sources {
             failures,
             gates,
             counters: Default::default(),
+            shared_cache: None,
+            fleet_gates: Default::default(),
         })
+    }
+
+    /// The same sources sharing state with the other containers through `store`'s table: the
+    /// fleet's result cache (read after this container's cache misses; upstream successes are
+    /// handed to `deferred`, never written on the request path) and the fleet-wide politeness
+    /// gate of the upstreams that limit us as a whole (arXiv). Without it every container is
+    /// on its own, as in the tests that build `Sources::new` alone.
+    pub fn with_shared_state(mut self, store: Store, deferred: DeferredWrites) -> Self {
+        self.fleet_gates = SourceKind::ALL
+            .map(|kind| fleet_gate_name(kind).map(|name| FleetGate::new(store.clone(), name)));
+        self.shared_cache = Some(SharedCache::new(store, deferred));
+        self
     }
 
     pub fn settings(&self) -> &SourceSettings {
@@ -196,6 +224,10 @@ impl Sources {
         &self.gates[kind.index()]
     }
 
+    fn fleet_gate(&self, kind: SourceKind) -> Option<&FleetGate> {
+        self.fleet_gates[kind.index()].as_ref()
+    }
+
     pub(crate) fn client(&self) -> &reqwest::Client {
         &self.client
     }
@@ -213,6 +245,16 @@ fn politeness_gate(kind: SourceKind, settings: &SourceSettings) -> Gate {
             }
         },
         SourceKind::Wiki | SourceKind::Weather | SourceKind::Curiosity => Gate::new(None, false),
+    }
+}
+
+/// The upstreams whose politeness rule binds the whole fleet, by the name of their gate item.
+/// GDELT limits each client address, and containers do not share one (outside a VPC behind a
+/// single NAT address), so its gate stays per container.
+fn fleet_gate_name(kind: SourceKind) -> Option<&'static str> {
+    match kind {
+        SourceKind::Arxiv => Some("arxiv"),
+        SourceKind::Wiki | SourceKind::News | SourceKind::Weather | SourceKind::Curiosity => None,
     }
 }
 

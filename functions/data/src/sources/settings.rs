@@ -110,6 +110,10 @@ pub struct SourceSettings {
     /// How long a failure for (source, query) is remembered: repeating it within this time costs
     /// no upstream call (and, when every requested source is known to fail, no write either).
     pub failure_memo_ttl: Duration,
+    /// The longest a source waits for the fleet's shared state in the table (a shared-cache
+    /// read, a politeness-gate reservation) before going on without it: slow storage must cost
+    /// a request a little time, never its answer.
+    pub shared_state_timeout: Duration,
 }
 
 /// `UPSTREAM_MAX_BYTES` default: 2 MiB, far above any real answer (a Wikipedia summary is
@@ -258,6 +262,7 @@ impl SourceSettings {
             max_backoff: Duration::from_secs(600),
             upstream_max_bytes: DEFAULT_UPSTREAM_MAX_BYTES,
             failure_memo_ttl: Duration::from_secs(60),
+            shared_state_timeout: Duration::from_millis(300),
         }
     }
 

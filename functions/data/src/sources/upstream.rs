@@ -1,11 +1,13 @@
 //! The HTTP exchange shared by the networked sources, and per-source politeness.
 //!
 //! Owns `Gate` (back-off ordered by the upstream, minimum interval between calls, one
-//! connection at a time), the redirect policy (same origin only) and `Sources::send`, which
-//! passes every upstream call through its source's gate, turns 429 into a back-off and reads
-//! the body while streaming up to `upstream_max_bytes` (never more in memory, whatever
-//! `Content-Length` says or omits). Bodies come back as text, undecoded: several upstreams
-//! answer errors in plain text, so each source checks the body before parsing it.
+//! connection at a time), the redirect policy (same origin only), the source's deadline as
+//! `send` sees it ([`within_deadline`]) and `Sources::send`, which passes every upstream call
+//! through its source's gate (and, where the fleet shares one, the fleet's gate), turns 429
+//! into a back-off and reads the body while streaming up to `upstream_max_bytes` (never more
+//! in memory, whatever `Content-Length` says or omits). Bodies come back as text, undecoded:
+//! several upstreams answer errors in plain text, so each source checks the body before
+//! parsing it.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,8 +18,23 @@ use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::fleet_gate::FleetSlot;
 use super::{SourceError, Sources};
 use crate::model::SourceKind;
+
+tokio::task_local! {
+    /// The deadline of the source whose fetch is running: set by the gather around each fetch,
+    /// read by `send` to bound politeness waits, so every upstream module need not pass it on.
+    static SOURCE_DEADLINE: Instant;
+}
+
+/// Runs `fetch` with `deadline` as its source's deadline.
+pub(super) async fn within_deadline<F: std::future::Future>(
+    deadline: Instant,
+    fetch: F,
+) -> F::Output {
+    SOURCE_DEADLINE.scope(deadline, fetch).await
+}
 
 /// An upstream answer: status and the body decoded as UTF-8 (lossily, so a
 /// stray invalid byte does not cost the whole answer).
@@ -132,25 +149,36 @@ impl Gate {
     }
 
     /// Reserves the next slot allowed by the minimum interval. Returns the instant to start at,
-    /// or the wait needed when it exceeds `max_wait` (then nothing is reserved).
-    fn reserve(&self, max_wait: Duration) -> Result<Instant, Duration> {
+    /// or the wait needed when the slot comes after `latest_start` (then nothing is reserved).
+    fn reserve(&self, latest_start: Instant) -> Result<Instant, Duration> {
         let now = Instant::now();
         let Some(interval) = self.min_interval else {
             return Ok(now);
         };
         let mut next = lock(&self.next_allowed);
         let start = next.map_or(now, |next| next.max(now));
-        let wait = start - now;
-        if wait > max_wait {
-            return Err(wait);
+        if start > latest_start {
+            return Err(start - now);
         }
         *next = Some(start + interval);
         Ok(start)
     }
+
+    /// Keeps this container's own next slot at least one interval after a call the fleet's
+    /// gate scheduled at `start`, so that falling back on this gate stays polite.
+    fn follow_fleet_slot(&self, start: Instant) {
+        let Some(interval) = self.min_interval else {
+            return;
+        };
+        let mut next = lock(&self.next_allowed);
+        if next.is_none_or(|next| next < start + interval) {
+            *next = Some(start + interval);
+        }
+    }
 }
 
 /// Locks a mutex that only guards plain data; a poisoned lock still holds a usable value.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -160,9 +188,10 @@ impl Sources {
     /// Sends one upstream request through `kind`'s gate.
     ///
     /// Fails with `rate_limited` without calling the upstream while a back-off runs, or when
-    /// the minimum interval would need a wait longer than half the source's timeout (the other
-    /// half is left for the exchange itself). A 429 (or a 503 with `Retry-After`) starts a
-    /// back-off. Any other status is returned for the source to interpret.
+    /// the minimum interval (this container's, or the fleet's where one is shared) would need
+    /// a wait longer than half of what is left of the source's budget (the other half is left
+    /// for the exchange itself). A 429 (or a 503 with `Retry-After`) starts a back-off. Any
+    /// other status is returned for the source to interpret.
     pub(crate) async fn send(
         &self,
         kind: SourceKind,
@@ -178,16 +207,7 @@ impl Sources {
             })?),
             None => None,
         };
-        let start = gate
-            .reserve(self.settings.source_timeout / 2)
-            .map_err(|wait| {
-                SourceError::RateLimited(format!(
-                    "{} allows one request every {} s; the next slot is {} ms away, try again shortly",
-                    kind.display_name(),
-                    gate.min_interval.unwrap_or_default().as_secs(),
-                    wait.as_millis()
-                ))
-            })?;
+        let start = self.politeness_slot(kind, gate).await?;
         tokio::time::sleep_until(start).await;
 
         let response = request
@@ -228,6 +248,36 @@ impl Sources {
             status,
             body: String::from_utf8(body)
                 .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()),
+        })
+    }
+
+    /// When the call may start: the fleet's slot where `kind` has a fleet gate that answers,
+    /// else this container's.
+    async fn politeness_slot(&self, kind: SourceKind, gate: &Gate) -> Result<Instant, SourceError> {
+        let now = Instant::now();
+        let deadline = SOURCE_DEADLINE
+            .try_with(|deadline| *deadline)
+            .unwrap_or_else(|_| now + self.settings.source_timeout);
+        let latest_start = now + deadline.saturating_duration_since(now) / 2;
+        let interval = gate.min_interval.filter(|interval| !interval.is_zero());
+        if let (Some(fleet), Some(interval)) = (self.fleet_gate(kind), interval) {
+            let timeout = self.settings.shared_state_timeout;
+            match fleet.reserve(kind, interval, latest_start, timeout).await {
+                FleetSlot::StartAt(start) => {
+                    gate.follow_fleet_slot(start);
+                    return Ok(start);
+                }
+                FleetSlot::Refused(error) => return Err(error),
+                FleetSlot::Unavailable => {}
+            }
+        }
+        gate.reserve(latest_start).map_err(|wait| {
+            SourceError::RateLimited(format!(
+                "{} allows one request every {}; the next slot is {} ms away, try again shortly",
+                kind.display_name(),
+                interval_text(gate.min_interval.unwrap_or_default()),
+                wait.as_millis()
+            ))
         })
     }
 
@@ -294,6 +344,15 @@ impl Sources {
         requested
             .unwrap_or(self.settings.default_backoff)
             .min(self.settings.max_backoff)
+    }
+}
+
+/// An interval as its politeness message says it: `3 s`, or `0.3 s` below a second.
+pub(super) fn interval_text(interval: Duration) -> String {
+    if interval.subsec_millis() == 0 || interval >= Duration::from_secs(10) {
+        format!("{} s", interval.as_secs())
+    } else {
+        format!("{:.1} s", interval.as_secs_f64())
     }
 }
 
