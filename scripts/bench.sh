@@ -5,7 +5,6 @@
 # The bench fails (non-zero) if a figure could not be measured, e.g. a missing function binary.
 # Sections 3, 6 and 7 run the release function binaries (target/release/{keys,usage,data}) under
 # the bench's Lambda Runtime + Extensions API stub, DynamoDB behind its latency-injecting proxy.
-# BENCH_REQUIRE_SHARED_CACHE=1 makes the missing shared-cache figure (section 8) fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

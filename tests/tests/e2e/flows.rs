@@ -239,15 +239,32 @@ async fn a3_the_original_example_requests_work() {
         ),
     ];
     for (request, must_succeed) in examples {
-        let (status, headers, answer) = body(
-            http.post(format!("{base}/api/v1/data"))
-                .header("X-API-Key", &key)
-                .json(&request)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        // arXiv allows one call every 3 s for the whole service (the fleet gate), and the other
+        // suites call it too: a request that finds the next slot beyond its budget gets arXiv as
+        // `rate_limited`, as a customer would. Like a customer, ask again after the interval.
+        let mut attempts = 0;
+        let (status, headers, answer) = loop {
+            attempts += 1;
+            let (status, headers, answer) = body(
+                http.post(format!("{base}/api/v1/data"))
+                    .header("X-API-Key", &key)
+                    .json(&request)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            let arxiv_spaced_out = answer["failedSources"].as_array().is_some_and(|failed| {
+                failed
+                    .iter()
+                    .any(|f| f["source"] == "arxiv" && f["code"] == "rate_limited")
+            });
+            if status == 200 && arxiv_spaced_out && attempts < 5 {
+                tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+                continue;
+            }
+            break (status, headers, answer);
+        };
         assert_eq!(status, 200, "{request}: {answer}");
         assert_eq!(header(&headers, "x-query-mode"), Some("single"));
         let succeeded: Vec<&str> = answer["results"]
