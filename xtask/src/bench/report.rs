@@ -161,8 +161,8 @@ do not edit by hand, run it again. It starts a local DynamoDB-compatible server 
 the release binaries (LTO, one codegen unit, stripped) and measures what issues 6 and 12 ask for: \
 key verification, the hot path of a metered request, cold start, fan-out, the quota under load, \
 the client-visible DynamoDB round trips and DynamoDB requests of the release data binary under a \
-Lambda lifecycle stub, its first metered request (with the memory-size calculation) and, once it \
-exists, the shared-cache hit. Every figure below comes from the same run of that command.\n"
+Lambda lifecycle stub, its first metered request (with the memory-size calculation) and \
+the shared-cache hit. Every figure below comes from the same run of that command.\n"
     );
     let _ = writeln!(out, "- **Machine**: {}", machine.one_line());
     let _ = writeln!(out, "- **Date**: {}", machine.date);
@@ -244,7 +244,7 @@ DynamoDB-compatible server runs in another process and is not counted.",
         "dynalite is not DynamoDB: it is a Node.js server on the same two cores, reached over \
 loopback, with no partitions, throttling or network distance. Figures that hold only against it: \
 every absolute latency and billed duration (sections 2, 3, 5, 6, 7; the shared-cache hit of \
-section 8 once built) and the requests/s of section 5. What carries over: counts (DynamoDB \
+section 8) and the requests/s of section 5. What carries over: counts (DynamoDB \
 requests and round trips, accepted requests, over-admissions), ratios taken in one run, and CPU \
 time in our process. A DynamoDB round trip from Lambda in the same region is typically a few \
 milliseconds.",

@@ -34,7 +34,9 @@ async fn wiki_upstream() -> MockServer {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_raw(
-                    harmonic_testkit::fixtures::WIKI_SUMMARY_QUANTUM.as_bytes().to_vec(),
+                    harmonic_testkit::fixtures::WIKI_SUMMARY_QUANTUM
+                        .as_bytes()
+                        .to_vec(),
                     "application/json; charset=utf-8",
                 )
                 .set_delay(UPSTREAM_DELAY),
@@ -80,8 +82,7 @@ container without shared state (an upstream call).",
 
     let mut baseline = Vec::with_capacity(BASELINE_SAMPLES);
     for _ in 0..BASELINE_SAMPLES {
-        let sources =
-            Sources::new(SourceSettings::for_base_url(&base_url)).expect("sources");
+        let sources = Sources::new(SourceSettings::for_base_url(&base_url)).expect("sources");
         let started = Instant::now();
         let gathered = sources.gather(&request).await;
         baseline.push(started.elapsed());
