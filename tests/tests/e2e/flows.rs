@@ -296,3 +296,78 @@ async fn a3_the_original_example_requests_work() {
     assert!(comprehensive["sources"]["wikipedia"].is_object());
     assert!(comprehensive["sources"]["curiosity"].is_object());
 }
+
+/// A charged request that no other request follows still has its usage recorded within seconds
+/// under `cargo lambda watch` (which hands the after-response extension an invocation only when
+/// the next one begins: the idle flush, `USAGE_FLUSH_IDLE_MS`, covers the last one). The e2e
+/// tests run one at a time, so nothing else reaches the data function meanwhile; the reads go
+/// to the usage function.
+#[tokio::test]
+#[ignore = "needs the local stack: run through `make test`"]
+async fn a4_the_last_requests_usage_is_recorded_within_seconds_without_another_request() {
+    let base = api_url();
+    let http = client();
+    let user = format!(
+        "e2e-lone-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.as_millis())
+            .unwrap_or_default()
+    );
+    let (status, _, created) = body(
+        http.post(format!("{base}/api/v1/keys"))
+            .json(&json!({ "userId": user }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    remember_secret(&key);
+
+    let (status, headers, data) = body(
+        http.post(format!("{base}/api/v1/data"))
+            .header("X-API-Key", &key)
+            .json(&json!({"query": "quantum", "sources": "wiki"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{data}");
+    assert_eq!(header(&headers, "x-ratelimit-used"), Some("1"));
+
+    let read = |action: &'static str| {
+        let request = http
+            .get(format!("{base}/api/v1/usage?action={action}&userId={user}"))
+            .header("X-API-Key", &key);
+        async move { body(request.send().await.unwrap()).await }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let history = loop {
+        let (status, _, history) = read("history").await;
+        assert_eq!(status, 200, "{history}");
+        if history["count"] != 0 || std::time::Instant::now() > deadline {
+            break history;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        history["count"], 1,
+        "the request's event within 10 s and no other request: {history}"
+    );
+    let event = &history["history"][0];
+    assert_eq!(event["endpoint"], "/api/v1/data", "{event}");
+    assert_eq!(event["status"], 200, "{event}");
+    assert_eq!(event["sources"], json!(["wiki"]), "{event}");
+    assert_eq!(event["keyId"], created["id"], "{event}");
+
+    // The day counters came in the same batch; and a later idle flush writes nothing twice.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (status, _, analytics) = read("analytics").await;
+    assert_eq!(status, 200, "{analytics}");
+    assert_eq!(analytics["total"]["requests"], 1, "{analytics}");
+    let (_, _, again) = read("history").await;
+    assert_eq!(again["count"], 1, "{again}");
+}
