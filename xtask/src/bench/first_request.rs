@@ -225,12 +225,26 @@ ${:.3} per million warm requests",
         );
     }
     if let Some(chosen) = lambda_cost::recommend(&estimates) {
+        match deployed_data_memory() {
+            Ok(deployed) => section.verdict(
+                "infra/template.yaml deploys the data function at the recommended size",
+                format!(
+                    "MemorySize {deployed} MB, recommended {} MB",
+                    chosen.memory_mb
+                ),
+                deployed == chosen.memory_mb,
+                "DataFunction's MemorySize in the template, read by the bench, against the rule \
+below.",
+            ),
+            Err(why) => section.row("data function's MemorySize in infra/template.yaml", why),
+        }
         let smallest = estimates[0];
         let total =
             |e: &lambda_cost::Estimate| e.warm_duration_cost_per_million + PRICE_PER_REQUEST * 1e6;
         section.note(format!(
             "**Recommendation: {} MB for the data function.** Rule: the smallest size at which a \
-cold key's bcrypt (once per key per container, KEY_CACHE_TTL_SECONDS) stays within {}: {} there, \
+cold key's bcrypt (once per key per container, KEY_CACHE_TTL_SECONDS), taken at {}× the CPU \
+measured here for the unmeasured Graviton core, stays within {}: {} there ({} with the margin), \
 for an estimated first metered request of {} (vs {} at {} MB). A warm request is mostly waiting, so its duration charge \
 grows with memory, but it stays small beside the request charge: ${:.3} per million warm \
 requests in all at {} MB vs ${:.3} at {} MB ({:+.0}%). Caveats: bcrypt was timed on this \
@@ -238,8 +252,10 @@ machine's x86_64 core ({}), not on Graviton; the warm figures are against local 
 adds the same few ms at every size, which widens the difference in duration charge in proportion \
 to memory).",
             chosen.memory_mb,
+            lambda_cost::CORE_MARGIN,
             duration(BCRYPT_BUDGET),
             duration(chosen.bcrypt),
+            duration(chosen.bcrypt.mul_f64(lambda_cost::CORE_MARGIN)),
             duration(chosen.first_request),
             duration(smallest.first_request),
             smallest.memory_mb,
@@ -254,7 +270,54 @@ to memory).",
     section.note(
         "Spawn → first response is measured on this machine against dynalite: it omits Lambda's \
 sandbox start and DynamoDB's distance (every round trip the first response waits for: the key's \
-GetItem, the meter and, until the extension lands, the usage writes), and bcrypt \
-runs on a full core here.",
+GetItem and the meter; the usage batch follows the response), and bcrypt runs on a full core \
+here.",
     );
+}
+
+/// DataFunction's `MemorySize` in infra/template.yaml (the first one after the resource's name).
+fn deployed_data_memory() -> Result<u32, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+    let template = std::fs::read_to_string(&path).map_err(|e| format!("not read: {e}"))?;
+    memory_of("DataFunction", &template)
+}
+
+fn memory_of(resource: &str, template: &str) -> Result<u32, String> {
+    let header = format!("  {resource}:");
+    let mut lines = template.lines().skip_while(|line| *line != header);
+    lines
+        .next()
+        .ok_or_else(|| format!("no {resource} resource"))?;
+    lines
+        .take_while(|line| line.is_empty() || line.starts_with("   "))
+        .find_map(|line| line.trim().strip_prefix("MemorySize:"))
+        .ok_or_else(|| format!("{resource} has no MemorySize"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{resource}'s MemorySize: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory_of;
+
+    #[test]
+    fn the_memory_size_is_read_from_the_named_resource_only() {
+        let template = "Resources:\n  KeysFunction:\n    Type: X\n    Properties:\n      \
+MemorySize: 256\n\n  DataFunction:\n    Type: X\n    Properties:\n      # a comment\n      \
+MemorySize: 1024\n  Other:\n    MemorySize: 7\n";
+        assert_eq!(memory_of("DataFunction", template), Ok(1024));
+        assert_eq!(memory_of("KeysFunction", template), Ok(256));
+        assert!(memory_of("Missing", template).is_err());
+        assert!(memory_of(
+            "DataFunction",
+            "  DataFunction:\n    Type: X\n  Next:\n    MemorySize: 1\n"
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_real_template_names_a_data_memory_size() {
+        assert!(super::deployed_data_memory().is_ok());
+    }
 }

@@ -14,6 +14,11 @@ pub const SIZES_MB: [u32; 5] = [128, 256, 512, 1024, 1769];
 /// of a first request, the part memory buys down) fits in this budget. Judged on bcrypt alone
 /// because it is measured as CPU time, which a busy machine distorts far less than wall time.
 pub const BCRYPT_BUDGET: Duration = Duration::from_millis(250);
+/// The rule judges bcrypt at this multiple of the CPU time measured here, because Lambda's
+/// Graviton core is not measured here and x86_64 cores differ: cost-10 bcrypt took 80 ms on the
+/// AMD EPYC bench machine (2026-12-02) and 52 ms on the Intel Xeon one (2026-12-03), a 1.54×
+/// spread. Without it the recommendation would follow whichever machine ran the bench.
+pub const CORE_MARGIN: f64 = 1.5;
 
 /// What was measured here, on one core of this machine.
 #[derive(Debug, Clone, Copy)]
@@ -67,11 +72,12 @@ pub fn estimate(memory_mb: u32, measured: &Measured) -> Estimate {
     }
 }
 
-/// The smallest listed size whose bcrypt fits the budget (the largest if none does).
+/// The smallest listed size whose bcrypt, with [`CORE_MARGIN`], fits the budget (the largest if
+/// none does).
 pub fn recommend(estimates: &[Estimate]) -> Option<Estimate> {
     estimates
         .iter()
-        .find(|e| e.bcrypt <= BCRYPT_BUDGET)
+        .find(|e| e.bcrypt.mul_f64(CORE_MARGIN) <= BCRYPT_BUDGET)
         .or(estimates.last())
         .copied()
 }
@@ -119,7 +125,26 @@ mod tests {
             .map(|&mb| estimate(mb, &measured()))
             .collect();
         let chosen = recommend(&estimates).expect("a size");
-        // 80 ms of bcrypt: 512 MB → 276 ms (over 250 ms), 1024 MB → 138 ms.
+        // 80 ms of bcrypt: 512 MB → 276 ms (× 1.5 = 415 ms, over 250 ms), 1024 MB → 138 ms (207 ms).
         assert_eq!(chosen.memory_mb, 1024);
+    }
+
+    #[test]
+    fn a_faster_bench_core_does_not_shrink_the_recommendation_within_the_margin() {
+        let faster = Measured {
+            bcrypt_cpu: Duration::from_millis(52),
+            ..measured()
+        };
+        let estimates: Vec<Estimate> = SIZES_MB.iter().map(|&mb| estimate(mb, &faster)).collect();
+        // 52 ms: 512 MB → 180 ms, within 250 ms alone but 270 ms with the margin.
+        assert!(estimates[2].bcrypt <= BCRYPT_BUDGET);
+        assert_eq!(recommend(&estimates).expect("a size").memory_mb, 1024);
+        let slower = Measured {
+            bcrypt_cpu: Duration::from_millis(160),
+            ..measured()
+        };
+        let estimates: Vec<Estimate> = SIZES_MB.iter().map(|&mb| estimate(mb, &slower)).collect();
+        // 160 ms: 1024 MB → 276 ms; only a full vCPU (240 ms with the margin) fits.
+        assert_eq!(recommend(&estimates).expect("a size").memory_mb, 1769);
     }
 }
